@@ -1,0 +1,230 @@
+package classifier
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+	"unsafe"
+
+	"tapestry/flow"
+)
+
+// benchMasks returns n distinct masks of the shapes a real flow table has:
+// in_port, L2 addresses, CIDR prefixes of several lengths, 5-tuples,
+// metadata and registers.
+func benchMasks(n int) []flow.Mask {
+	var out []flow.Mask
+	for i := 0; len(out) < n; i++ {
+		var m flow.Mask
+		m.DlType = 0xffff
+		switch i % 5 {
+		case 0:
+			m.InPort = ^uint32(0)
+			binary.BigEndian.PutUint32(m.NwDst[:], ^uint32(0)<<(32-(8+i%24)))
+		case 1:
+			copy(m.DlDst[:], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+			m.VlanTCI = 0x1fff
+			m.Metadata = uint64(i)<<32 | 0xffff
+		case 2:
+			binary.BigEndian.PutUint32(m.NwSrc[:], ^uint32(0)<<(32-(16+i%16)))
+			m.NwProto = 0xff
+			m.TpDst = 0xffff
+		case 3:
+			m.Regs[i%flow.NumRegs] = ^uint32(0)
+			m.Regs[0] = 0xffff
+			m.InPort = ^uint32(0)
+		case 4:
+			m.InPort = ^uint32(0)
+			binary.BigEndian.PutUint32(m.NwSrc[:], ^uint32(0))
+			binary.BigEndian.PutUint32(m.NwDst[:], ^uint32(0))
+			m.NwProto = 0xff
+			m.TpSrc = 0xffff
+			m.TpDst = 0xffff
+			m.Metadata = uint64(i)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// randKey fills every field a bench mask uses with random bits.
+func randKey(rng *rand.Rand, k *flow.Key) {
+	w := k.Words()
+	for i := range w {
+		w[i] = rng.Uint64()
+	}
+	k.DlType = flow.EthTypeIPv4
+}
+
+// benchRules makes n rules spread round-robin over masks, with priorities
+// from prio.
+func benchRules(rng *rand.Rand, n int, masks []flow.Mask, prio func(i, mask int) uint16) []Rule[int] {
+	rules := make([]Rule[int], n)
+	var k flow.Key
+	for i := range rules {
+		mi := i % len(masks)
+		randKey(rng, &k)
+		rules[i] = Rule[int]{
+			Match:    flow.Match{Key: k.Masked(&masks[mi]), Mask: masks[mi]},
+			Priority: prio(i, mi),
+			Value:    i,
+		}
+	}
+	return rules
+}
+
+// hitKeys returns keys that each match one of rules (plus random bits
+// elsewhere); missKeys returns random keys, which match nothing.
+func hitKeys(rng *rand.Rand, rules []Rule[int], n int) []flow.Key {
+	keys := make([]flow.Key, n)
+	for i := range keys {
+		r := &rules[rng.IntN(len(rules))]
+		randKey(rng, &keys[i])
+		kw, rk, mw := keys[i].Words(), r.Match.Key.Words(), r.Match.Mask.Words()
+		for j := range kw {
+			kw[j] = kw[j]&^mw[j] | rk[j]
+		}
+	}
+	return keys
+}
+
+func missKeys(rng *rand.Rand, n int) []flow.Key {
+	keys := make([]flow.Key, n)
+	for i := range keys {
+		randKey(rng, &keys[i])
+	}
+	return keys
+}
+
+func insertAll(c *Classifier[int], rules []Rule[int]) {
+	for i := range rules {
+		c.Insert(&rules[i])
+	}
+}
+
+func benchLookup(b *testing.B, c *Classifier[int], keys []flow.Key, wantHit bool) {
+	b.ReportAllocs()
+	var wc flow.Mask
+	hits := 0
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if c.Lookup(&keys[i&(len(keys)-1)], &wc) != nil {
+			hits++
+		}
+	}
+	b.StopTimer()
+	if wantHit && hits == 0 || !wantHit && hits != 0 {
+		b.Fatalf("%d hits, want hits=%v", hits, wantHit)
+	}
+}
+
+// BenchmarkLookup20Masks: 100,000 rules over 20 masks. "randprio" gives
+// every rule a random priority, so every subtable's max priority is near
+// the top and each lookup probes all 20 (the worst case). "bymask" gives
+// each mask its own priority band, as tables written by hand or by a
+// controller usually have, so hits stop early.
+func BenchmarkLookup20Masks(b *testing.B) {
+	masks := benchMasks(20)
+	prios := map[string]func(i, mask int) uint16{
+		"randprio": func(i, _ int) uint16 { return uint16(1 + (uint32(i)*2654435761)%65535) },
+		"bymask":   func(i, mask int) uint16 { return uint16(1000*(20-mask) + i%1000) },
+	}
+	for _, pn := range []string{"randprio", "bymask"} {
+		rng := rand.New(rand.NewPCG(1, 2))
+		rules := benchRules(rng, 100_000, masks, prios[pn])
+		c := New[int]()
+		insertAll(c, rules)
+		hits, misses := hitKeys(rng, rules, 1<<16), missKeys(rng, 1<<16)
+		b.Run(pn+"/hit", func(b *testing.B) { benchLookup(b, c, hits, true) })
+		b.Run(pn+"/miss", func(b *testing.B) { benchLookup(b, c, misses, false) })
+	}
+}
+
+// BenchmarkLookupExact1M: 1,000,000 rules with one 5-tuple-plus-in_port
+// mask.
+func BenchmarkLookupExact1M(b *testing.B) {
+	masks := benchMasks(5)[4:]
+	rng := rand.New(rand.NewPCG(3, 4))
+	rules := benchRules(rng, 1_000_000, masks, func(int, int) uint16 { return 100 })
+	c := New[int]()
+	insertAll(c, rules)
+	hits, misses := hitKeys(rng, rules, 1<<16), missKeys(rng, 1<<16)
+	b.Run("hit", func(b *testing.B) { benchLookup(b, c, hits, true) })
+	b.Run("miss", func(b *testing.B) { benchLookup(b, c, misses, false) })
+}
+
+// BenchmarkInsert100k inserts 100,000 rules into an empty classifier per
+// iteration and reports the rate: one mask or 20, ascending priorities (each
+// insert raises its subtable's max, the worst case for the subtable order)
+// or random ones, one Insert at a time or in a Batch.
+func BenchmarkInsert100k(b *testing.B) {
+	prios := map[string]func(i, mask int) uint16{
+		"ascprio":  func(i, _ int) uint16 { return uint16(i) },
+		"randprio": func(i, _ int) uint16 { return uint16(1 + (uint32(i)*2654435761)%65535) },
+	}
+	for _, nm := range []int{1, 20} {
+		for _, pn := range []string{"ascprio", "randprio"} {
+			for _, batch := range []bool{false, true} {
+				bn := fmt.Sprintf("%dmasks/%s/batch=%v", nm, pn, batch)
+				b.Run(bn, func(b *testing.B) { benchInsert(b, nm, prios[pn], batch) })
+			}
+		}
+	}
+}
+
+func benchInsert(b *testing.B, nmasks int, prio func(i, mask int) uint16, batch bool) {
+	b.ReportAllocs()
+	rng := rand.New(rand.NewPCG(5, 6))
+	tmpl := benchRules(rng, 100_000, benchMasks(nmasks), prio)
+	rules := make([]Rule[int], len(tmpl))
+	for b.Loop() {
+		b.StopTimer()
+		copy(rules, tmpl) // Rules are single-use: fresh copies per round
+		c := New[int]()
+		b.StartTimer()
+		if batch {
+			c.Batch(func() { insertAll(c, rules) })
+		} else {
+			insertAll(c, rules)
+		}
+	}
+	b.ReportMetric(float64(len(rules)*b.N)/b.Elapsed().Seconds(), "rules/s")
+}
+
+// BenchmarkMemory reports the classifier's own heap per rule (excluding the
+// Rule values, which the caller owns) at 100,000 and 1,000,000 rules, and
+// the Rule's size.
+func BenchmarkMemory(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(map[int]string{100_000: "100k", 1_000_000: "1M"}[n], func(b *testing.B) {
+			b.ReportAllocs()
+			masks := benchMasks(20)
+			rng := rand.New(rand.NewPCG(7, 8))
+			tmpl := benchRules(rng, n, masks, func(i, _ int) uint16 { return uint16(i) })
+			rules := make([]Rule[int], n)
+			var per float64
+			for b.Loop() {
+				copy(rules, tmpl)
+				before := heap()
+				c := New[int]()
+				insertAll(c, rules)
+				per = float64(heap()-before) / float64(n)
+				runtime.KeepAlive(c)
+			}
+			b.ReportMetric(per, "B/rule")
+			b.ReportMetric(float64(unsafeSizeofRule), "B/Rule")
+		})
+	}
+}
+
+func heap() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// unsafeSizeofRule is the size of the caller-owned Rule[int].
+const unsafeSizeofRule = unsafe.Sizeof(Rule[int]{})

@@ -1,0 +1,267 @@
+package classifier
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"tapestry/flow"
+)
+
+// oracle is the obvious classifier: a slice scanned in full on every lookup.
+type oracle struct {
+	rules []oracleRule
+	seq   uint64
+}
+
+type oracleRule struct {
+	r   *Rule[string]
+	seq uint64
+}
+
+func (o *oracle) insert(r *Rule[string]) *Rule[string] {
+	for i := range o.rules {
+		e := &o.rules[i]
+		if e.r.Priority == r.Priority && e.r.Match == r.Match {
+			old := e.r
+			e.r = r // the replacement keeps the old rule's seniority
+			return old
+		}
+	}
+	o.seq++
+	o.rules = append(o.rules, oracleRule{r, o.seq})
+	return nil
+}
+
+func (o *oracle) remove(m *flow.Match, p uint16) *Rule[string] {
+	for i, e := range o.rules {
+		if e.r.Priority == p && e.r.Match == *m {
+			o.rules = slices.Delete(o.rules, i, i+1)
+			return e.r
+		}
+	}
+	return nil
+}
+
+func (o *oracle) lookup(k *flow.Key) *Rule[string] {
+	var best *oracleRule
+	for i := range o.rules {
+		e := &o.rules[i]
+		if !e.r.Match.Matches(k) {
+			continue
+		}
+		if best == nil || e.r.Priority > best.r.Priority || e.r.Priority == best.r.Priority && e.seq < best.seq {
+			best = e
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	return best.r
+}
+
+// loose is OpenFlow's non-strict selection, written from the definition.
+func (o *oracle) loose(m *flow.Match) []*Rule[string] {
+	var out []*Rule[string]
+	for _, e := range o.rules {
+		if e.r.Match.Mask.Covers(&m.Mask) && e.r.Match.Key.Masked(&m.Mask) == m.Key {
+			out = append(out, e.r)
+		}
+	}
+	return out
+}
+
+// overlaps is written from the definition too: is there a key both match?
+// Build the candidate from the two matches and test it.
+func (o *oracle) overlaps(m *flow.Match, p uint16) bool {
+	for _, e := range o.rules {
+		if e.r.Priority != p {
+			continue
+		}
+		var k flow.Key
+		kw, aw, bw := k.Words(), e.r.Match.Key.Words(), m.Key.Words()
+		for i := range kw {
+			kw[i] = aw[i] | bw[i]
+		}
+		if e.r.Match.Matches(&k) && m.Matches(&k) {
+			return true
+		}
+	}
+	return false
+}
+
+// gen makes random rules and keys over few fields with few values each, so
+// that overlaps, ties, shared masked keys and replacements are common.
+type gen struct {
+	rng   *rand.Rand
+	masks []flow.Match // masks only
+	prios int          // priorities are drawn from [0, prios)
+}
+
+var genFields = []flow.Field{flow.FieldInPort, flow.FieldNwDst, flow.FieldDlDst, flow.FieldTpDst, flow.FieldMetadata, flow.FieldReg0}
+
+func newGen(seed uint64, nmasks, prios int) *gen {
+	g := &gen{rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), prios: prios}
+	for range nmasks {
+		var m flow.Match
+		for _, f := range genFields {
+			switch g.rng.IntN(3) {
+			case 0: // wildcarded
+			case 1:
+				m.SetMasked(f, flow.Value{}, f.FullMask())
+			case 2:
+				m.SetMasked(f, flow.Value{}, g.value(f))
+			}
+		}
+		g.masks = append(g.masks, m)
+	}
+	return g
+}
+
+// value returns a random value for f from a small set: few bits, placed in
+// the field's low and high bytes so masks of every shape see them.
+func (g *gen) value(f flow.Field) flow.Value {
+	var v flow.Value
+	n := f.Bytes()
+	v[15] = byte(g.rng.IntN(4))
+	v[16-n] = byte(g.rng.IntN(4)) << 6
+	return v.And(f.FullMask())
+}
+
+func (g *gen) key() flow.Key {
+	var m flow.Match
+	for _, f := range genFields {
+		m.Set(f, g.value(f))
+	}
+	return m.Key
+}
+
+func (g *gen) rule(id int) *Rule[string] {
+	m := g.masks[g.rng.IntN(len(g.masks))]
+	k := g.key()
+	m.Key = k.Masked(&m.Mask)
+	return &Rule[string]{Match: m, Priority: uint16(g.rng.IntN(g.prios)), Value: fmt.Sprint("r", id)}
+}
+
+func TestAgainstOracle(t *testing.T) {
+	for seed := range uint64(12) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { checkOracle(t, seed) })
+	}
+}
+
+func checkOracle(t *testing.T, seed uint64) {
+	// Few priorities make ties common; many exercise the priority bitmap.
+	prios := 4
+	if seed%2 == 1 {
+		prios = 100
+	}
+	g := newGen(seed, 1+int(seed%8), prios)
+	c := New[string]()
+	o := &oracle{}
+	var live []*Rule[string]
+	for step := range 1000 {
+		switch op := g.rng.IntN(10); {
+		case op < 6 || len(live) == 0:
+			r := g.rule(step)
+			wantOld := o.insert(r)
+			gotOld, replaced := c.Insert(r)
+			if gotOld != wantOld || replaced != (wantOld != nil) {
+				t.Fatalf("step %d: Insert(%s) = %s, %v; want %s", step, r.Value, name(gotOld), replaced, name(wantOld))
+			}
+			if wantOld != nil {
+				live[slices.Index(live, wantOld)] = r
+			} else {
+				live = append(live, r)
+			}
+		case op < 9:
+			i := g.rng.IntN(len(live))
+			r := live[i]
+			m := r.Match
+			if got, ok := c.Remove(&m, r.Priority); got != r || !ok {
+				t.Fatalf("step %d: Remove(%s) = %s, %v", step, r.Value, name(got), ok)
+			}
+			o.remove(&m, r.Priority)
+			live = slices.Delete(live, i, i+1)
+		default:
+			// Remove something that is not there: a random match.
+			r := g.rule(step)
+			want := o.remove(&r.Match, r.Priority)
+			got, _ := c.Remove(&r.Match, r.Priority)
+			if got != want {
+				t.Fatalf("step %d: Remove(random) = %s, want %s", step, name(got), name(want))
+			}
+			if want != nil {
+				live = slices.DeleteFunc(live, func(x *Rule[string]) bool { return x == want })
+			}
+		}
+		if c.Len() != len(o.rules) {
+			t.Fatalf("step %d: Len() = %d, want %d", step, c.Len(), len(o.rules))
+		}
+		checkLookups(t, g, c, o, step)
+		if step%50 == 0 {
+			checkSelections(t, g, c, o, step)
+		}
+	}
+}
+
+// checkLookups compares lookups and checks the wildcards are sound: a key
+// that agrees with k on every reported bit gets the same answer.
+func checkLookups(t *testing.T, g *gen, c *Classifier[string], o *oracle, step int) {
+	t.Helper()
+	for range 4 {
+		k := g.key()
+		var wc flow.Mask
+		got, want := c.Lookup(&k, &wc), o.lookup(&k)
+		if got != want {
+			t.Fatalf("step %d: Lookup(%+v) = %s, want %s", step, k, name(got), name(want))
+		}
+		for range 3 {
+			k2 := g.key()
+			kw, k2w, ww := k.Words(), k2.Words(), wc.Words()
+			for i := range k2w {
+				k2w[i] = k2w[i]&^ww[i] | kw[i]&ww[i]
+			}
+			if got2 := o.lookup(&k2); got2 != want {
+				t.Fatalf("step %d: unsound wildcards %+v: key %+v gets %s, key %+v gets %s",
+					step, wc, k, name(want), k2, name(got2))
+			}
+		}
+	}
+}
+
+func checkSelections(t *testing.T, g *gen, c *Classifier[string], o *oracle, step int) {
+	t.Helper()
+	for range 5 {
+		r := g.rule(-1)
+		m := r.Match
+		if got, want := c.Overlaps(&m, r.Priority), o.overlaps(&m, r.Priority); got != want {
+			t.Fatalf("step %d: Overlaps(%+v, %d) = %v, want %v", step, m, r.Priority, got, want)
+		}
+		var got []*Rule[string]
+		c.ForEachLoose(&m, func(r *Rule[string]) bool { got = append(got, r); return true })
+		want := o.loose(&m)
+		byName := func(a, b *Rule[string]) int { return strings.Compare(a.Value, b.Value) }
+		slices.SortFunc(got, byName)
+		slices.SortFunc(want, byName)
+		if !slices.Equal(got, want) {
+			t.Fatalf("step %d: ForEachLoose(%+v) = %d rules, want %d", step, m, len(got), len(want))
+		}
+		f, ok := c.Find(&m, r.Priority)
+		var wantF *Rule[string]
+		for _, e := range o.rules {
+			if e.r.Match == m && e.r.Priority == r.Priority {
+				wantF = e.r
+			}
+		}
+		if f != wantF || ok != (wantF != nil) {
+			t.Fatalf("step %d: Find = %s, want %s", step, name(f), name(wantF))
+		}
+	}
+	var all []*Rule[string]
+	c.ForEach(func(r *Rule[string]) bool { all = append(all, r); return true })
+	if len(all) != len(o.rules) {
+		t.Fatalf("step %d: ForEach visited %d rules, want %d", step, len(all), len(o.rules))
+	}
+}

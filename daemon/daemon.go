@@ -1,0 +1,219 @@
+// Package daemon wires tapestry together: the desired-state store, the
+// running bridges and their ports, and the API server. Nothing else lives
+// here.
+//
+// The model is Open vSwitch's: a request (an ovs-vsctl transaction, a batch
+// of flow mods) is checked, committed to the store, and only then applied to
+// the running bridges, so that what the store holds is always what a
+// restart rebuilds. Applying can partly fail without failing the request:
+// a port whose device cannot be opened stays configured, shows its error in
+// vsctl show (ofport -1, as ovs-vswitchd reports it) and is retried every
+// few seconds, as vswitchd retries on every reconfiguration.
+//
+// Stages of one vsctl request: copy the configuration, run each command on
+// the copy (producing its output), commit the copy to the store in one
+// transaction, reconcile the bridges with it (Daemon.reconcile).
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"tapestry/api"
+	"tapestry/store"
+)
+
+// Config configures a daemon.
+type Config struct {
+	// StateDir holds the store file (tapestry.db); RunDir the API socket.
+	StateDir string
+	RunDir   string
+	// Devices opens ports' links; nil means the kernel (TAP devices and
+	// AF_PACKET), falling back to in-memory ports for bridges' internal
+	// ports when TAP creation is not allowed.
+	Devices Devices
+	// Now is the clock for the bridges; nil means time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+	// Version is reported by the API (tapestry version).
+	Version string
+}
+
+// StoreFile is the name of the store inside the state dir.
+const StoreFile = "tapestry.db"
+
+// retryEvery is how often ports whose device could not be opened are
+// retried, in ticks of the 1-second housekeeping ticker.
+const retryEvery = 5
+
+// DefaultStateDir is /var/lib/tapestry for root (as OVS keeps conf.db in
+// /var/lib/openvswitch), $XDG_STATE_HOME/tapestry or
+// ~/.local/state/tapestry otherwise; TAPESTRY_STATEDIR overrides it.
+func DefaultStateDir() string {
+	if d := os.Getenv("TAPESTRY_STATEDIR"); d != "" {
+		return d
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/tapestry"
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "tapestry")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "state", "tapestry")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("tapestry-state-%d", os.Geteuid()))
+}
+
+// Daemon is a running tapestry: store, bridges, API.
+type Daemon struct {
+	cfg Config
+	log *slog.Logger
+	st  *store.Store
+	dev Devices
+
+	// mu serializes every request and guards the fields below.
+	mu      sync.Mutex
+	uuid    string
+	conf    *switchConf          // committed desired state
+	bridges map[string]*bridgeRT // running bridges by name
+	closed  bool
+
+	expired expiredFlows // flows the bridges removed on timeout, not yet deleted from the store
+
+	srv  *api.Server
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// New opens the store under cfg.StateDir and rebuilds every bridge, port
+// and flow it holds. It does not listen yet; see Serve.
+func New(cfg Config) (*Daemon, error) {
+	if cfg.StateDir == "" {
+		cfg.StateDir = DefaultStateDir()
+	}
+	if cfg.RunDir == "" {
+		cfg.RunDir = api.DefaultRunDir()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Devices == nil {
+		cfg.Devices = KernelDevices{}
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("daemon: state dir: %w", err)
+	}
+	st, err := store.Open(filepath.Join(cfg.StateDir, StoreFile))
+	if err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	d := &Daemon{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		st:      st,
+		dev:     cfg.Devices,
+		bridges: make(map[string]*bridgeRT),
+		stop:    make(chan struct{}),
+	}
+	if err := d.restore(); err != nil {
+		d.closeBridges()
+		st.Close()
+		return nil, err
+	}
+	d.wg.Add(1)
+	go d.housekeeping()
+	return d, nil
+}
+
+// Serve listens on <RunDir>/tapestry.sock and answers API requests until
+// Close. It returns once the listener is up and serving in the background.
+func (d *Daemon) Serve() error {
+	if err := os.MkdirAll(d.cfg.RunDir, 0o755); err != nil {
+		return fmt.Errorf("daemon: run dir: %w", err)
+	}
+	srv, err := api.Listen(api.SocketPath(d.cfg.RunDir), api.Handler(d, d.log), d.log)
+	if err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	d.mu.Lock()
+	d.srv = srv
+	d.mu.Unlock()
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		if err := srv.Serve(); err != nil {
+			d.log.Error("api server stopped", "err", err)
+		}
+	}()
+	d.log.Info("listening", "socket", srv.Path(), "state", filepath.Join(d.cfg.StateDir, StoreFile))
+	return nil
+}
+
+// Socket returns the API socket path.
+func (d *Daemon) Socket() string { return api.SocketPath(d.cfg.RunDir) }
+
+// Close stops the API (removing the socket), closes every bridge and its
+// links, and closes the store. The store already holds everything; Close
+// loses nothing.
+func (d *Daemon) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	srv := d.srv
+	d.mu.Unlock()
+
+	var errs []error
+	if srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, srv.Shutdown(ctx))
+		cancel()
+	}
+	close(d.stop)
+	d.wg.Wait()
+
+	d.mu.Lock()
+	errs = append(errs, d.flushExpired())
+	d.closeBridges()
+	d.mu.Unlock()
+	errs = append(errs, d.st.Close())
+	return errors.Join(errs...)
+}
+
+// housekeeping sweeps flow timeouts every second and retries ports whose
+// device could not be opened.
+func (d *Daemon) housekeeping() {
+	defer d.wg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for n := 1; ; n++ {
+		select {
+		case <-d.stop:
+			return
+		case <-t.C:
+		}
+		d.mu.Lock()
+		for _, b := range d.bridges {
+			b.br.Expire()
+		}
+		if err := d.flushExpired(); err != nil {
+			d.log.Error("removing expired flows from the store", "err", err)
+		}
+		if n%retryEvery == 0 {
+			d.retryPorts()
+		}
+		d.mu.Unlock()
+	}
+}

@@ -1,0 +1,467 @@
+package ofproto
+
+// The fast path. Each port's receive goroutine:
+//
+//  1. reads a batch of frames from its link into buffers with headroom;
+//  2. per frame: extracts the key, looks it up in its exact-match cache, then
+//     in the shared megaflow cache, and on a miss translates it (xlate.go)
+//     and installs the result;
+//  3. executes the entry's ops on the frame (rewrites in place, outputs
+//     queued per destination port, copying the frame only when a later op
+//     rewrites it);
+//  4. credits flow and table counters once per run of packets that hit the
+//     same entry, and writes each destination's queue with one Write.
+
+import (
+	"errors"
+	"time"
+
+	"tapestry/flow"
+	"tapestry/link"
+	"tapestry/openflow"
+	"tapestry/packet"
+)
+
+type opKind uint8
+
+// Datapath ops, what a cached decision does to a frame.
+const (
+	opOutput opKind = iota + 1
+	opController
+	opLearn
+	opSetEthSrc
+	opSetEthDst
+	opPushVLAN
+	opPopVLAN
+	opSetVLAN
+	opSetIPv4Src
+	opSetIPv4Dst
+	opSetTOS
+	opSetECN
+	opSetTTL
+	opSetL4Src
+	opSetL4Dst
+	opSetARPOp
+	opSetARPSha
+	opSetARPSpa
+	opSetARPTha
+	opSetARPTpa
+	opSetIPv6Src
+	opSetIPv6Dst
+	opSetIPv6Label
+)
+
+// op is one datapath op; fields are used as its kind documents.
+type op struct {
+	kind opKind
+	copy bool  // output: copy the frame, a later op rewrites it
+	v6   bool  // TOS/ECN/TTL ops: the packet is IPv6
+	u8   uint8 // TOS, ECN, TTL, or the IP protocol for L4 ops
+	u16  uint16
+	u32  uint32
+	addr [16]byte // MAC (first 6 bytes), IPv4 (first 4) or IPv6 address
+	port *port
+	mac  *macEntry
+	pin  *PacketIn
+}
+
+type dropReason uint8
+
+// Reasons a packet went nowhere; every drop is counted under one.
+const (
+	dropTableMiss dropReason = iota + 1
+	dropAction
+	dropNormal
+	dropTTL
+	dropRecursion
+	dropUnsupported
+	dropNoRecv
+	dropPortDown
+	dropHeadroom
+	dropPacketIn
+	numDropReasons
+)
+
+var dropNames = [numDropReasons]string{
+	dropTableMiss:   "table-miss",
+	dropAction:      "actions-drop",
+	dropNormal:      "normal-drop",
+	dropTTL:         "ttl-expired",
+	dropRecursion:   "recursion-too-deep",
+	dropUnsupported: "unsupported-action",
+	dropNoRecv:      "port-no-receive",
+	dropPortDown:    "port-down",
+	dropHeadroom:    "no-headroom",
+	dropPacketIn:    "packet-in-disabled",
+}
+
+// DropStats returns the bridge's drop counters by reason.
+func (b *Bridge) DropStats() map[string]uint64 {
+	out := make(map[string]uint64)
+	for r := dropReason(1); r < numDropReasons; r++ {
+		if n := b.drops[r].Load(); n > 0 {
+			out[dropNames[r]] = n
+		}
+	}
+	return out
+}
+
+// outQueue collects the frames one batch sends to one port.
+type outQueue struct {
+	p    *port
+	pkts [][]byte
+}
+
+// proc is a receive goroutine's private state.
+type proc struct {
+	b      *Bridge
+	in     *port
+	inNo   uint32
+	bufs   [][]byte
+	sizes  []int
+	key    flow.Key
+	emc    *emc
+	outs   []outQueue
+	arena  []byte
+	used   int
+	now    int64
+	run    *mfEntry // entry of the current run of packets
+	runN   uint64
+	runLen uint64
+}
+
+// arenaSize bounds the frame copies one batch makes before it flushes.
+const arenaSize = 256 << 10
+
+func newProc(b *Bridge, in *port, inNo uint32, withEMC bool) *proc {
+	pr := &proc{b: b, in: in, inNo: inNo, arena: make([]byte, arenaSize)}
+	if withEMC {
+		pr.emc = new(emc)
+		pr.bufs = make([][]byte, link.BatchSize)
+		pr.sizes = make([]int, link.BatchSize)
+		for i := range pr.bufs {
+			pr.bufs[i] = make([]byte, link.FrameSize)
+		}
+	}
+	return pr
+}
+
+// receive is a port's receive goroutine.
+func (b *Bridge) receive(p *port) {
+	defer b.wg.Done()
+	defer close(p.done)
+	pr := newProc(b, p, p.no, true)
+	for {
+		n, err := p.spec.Link.Read(pr.bufs, pr.sizes, link.Headroom)
+		if err != nil {
+			if p.stopping.Load() || errors.Is(err, link.ErrClosed) {
+				return
+			}
+			p.rxErrors.Add(1)
+			b.log.Warn("port read failed", "bridge", b.name, "port", p.spec.Name, "err", err)
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		pr.batch(n)
+	}
+}
+
+// batch forwards the n frames in pr.bufs.
+func (pr *proc) batch(n int) {
+	p := pr.in
+	var bytes uint64
+	for i := 0; i < n; i++ {
+		bytes += uint64(pr.sizes[i])
+	}
+	p.rxPackets.Add(uint64(n))
+	p.rxBytes.Add(bytes)
+	if cfg := p.cfg(); cfg&(openflow.PortDown|openflow.PortNoRecv) != 0 {
+		p.rxDropped.Add(uint64(n))
+		r := dropNoRecv
+		if cfg&openflow.PortDown != 0 {
+			r = dropPortDown
+		}
+		pr.b.drops[r].Add(uint64(n))
+		return
+	}
+	pr.now = pr.b.now().UnixNano()
+	for i := 0; i < n; i++ {
+		pr.packet(pr.bufs[i], link.Headroom, link.Headroom+pr.sizes[i])
+	}
+	pr.flush()
+}
+
+// packet forwards the frame buf[start:end].
+func (pr *proc) packet(buf []byte, start, end int) {
+	b := pr.b
+	frame := buf[start:end]
+	pr.key = flow.Key{}
+	off := flow.Extract(frame, pr.inNo, &pr.key)
+	gen := b.gen.Load()
+	var e *mfEntry
+	var h uint64
+	if pr.emc != nil {
+		h = hashKey(&pr.key)
+		e = pr.emc.lookup(&pr.key, h, gen)
+	}
+	if e == nil {
+		e = b.mf.lookup(&pr.key, gen)
+		if e == nil {
+			e = b.mf.install(b.translate(&pr.key, pr.now, true, nil), gen)
+		}
+		if pr.emc != nil && e.gen == gen {
+			pr.emc.insert(&pr.key, h, e)
+		}
+	}
+	pr.credit(e, uint64(end-start))
+	if e.nout == 0 {
+		return
+	}
+	pr.execute(e, buf, start, end, off)
+}
+
+// credit counts a packet against e, run-length encoded so that a batch of
+// packets of one flow costs one set of atomic adds.
+func (pr *proc) credit(e *mfEntry, size uint64) {
+	if pr.run != e {
+		pr.flushCredit()
+		pr.run = e
+	}
+	pr.runN++
+	pr.runLen += size
+}
+
+func (pr *proc) flushCredit() {
+	e := pr.run
+	if e == nil || pr.runN == 0 {
+		return
+	}
+	n, sz := pr.runN, pr.runLen
+	for _, f := range e.flows {
+		f.credit(n, sz, pr.now)
+	}
+	for _, h := range e.hits {
+		t := &pr.b.tables[h.table]
+		t.lookups.Add(n)
+		if h.matched {
+			t.matches.Add(n)
+		}
+	}
+	if e.why != 0 {
+		pr.b.drops[e.why].Add(n)
+	}
+	pr.run, pr.runN, pr.runLen = nil, 0, 0
+}
+
+// execute applies e's ops to the frame buf[start:end].
+func (pr *proc) execute(e *mfEntry, buf []byte, start, end int, off flow.Offsets) {
+	l3, l4 := -1, -1
+	if off.HasL3() {
+		l3 = int(off.L3)
+	}
+	if off.HasL4() {
+		l4 = int(off.L4)
+	}
+	for i := range e.ops {
+		o := &e.ops[i]
+		frame := buf[start:end]
+		switch o.kind {
+		case opOutput:
+			if o.copy {
+				frame = pr.copyFrame(frame)
+			}
+			pr.queue(o.port, frame)
+		case opController:
+			pr.packetIn(o.pin, frame)
+		case opLearn:
+			if o.mac.used.Load() < pr.now {
+				o.mac.used.Store(pr.now)
+			}
+		case opPushVLAN:
+			ns := packet.PushVLAN(buf[:end], start, uint16(o.u32), o.u16)
+			if ns < 0 {
+				pr.b.drops[dropHeadroom].Add(1)
+				return
+			}
+			start = ns
+			l3, l4 = shift(l3, 4), shift(l4, 4)
+		case opPopVLAN:
+			if f := packet.PopVLAN(frame); len(f) != len(frame) {
+				start += 4
+				l3, l4 = shift(l3, -4), shift(l4, -4)
+			}
+		default:
+			rewrite(o, frame, l3, l4)
+		}
+	}
+}
+
+func shift(off, d int) int {
+	if off < 0 {
+		return off
+	}
+	return off + d
+}
+
+// rewrite applies a field-rewriting op to frame.
+func rewrite(o *op, frame []byte, l3, l4 int) {
+	switch o.kind {
+	case opSetEthSrc:
+		packet.SetEthSrc(frame, packet.MAC(o.addr[:6]))
+	case opSetEthDst:
+		packet.SetEthDst(frame, packet.MAC(o.addr[:6]))
+	case opSetVLAN:
+		packet.SetVLANTCI(frame, o.u16)
+	case opSetIPv4Src:
+		packet.SetIPv4Src(frame, l3, [4]byte(o.addr[:4]))
+	case opSetIPv4Dst:
+		packet.SetIPv4Dst(frame, l3, [4]byte(o.addr[:4]))
+	case opSetTOS:
+		if o.v6 {
+			packet.SetIPv6TOS(frame, l3, o.u8)
+		} else {
+			packet.SetIPv4TOS(frame, l3, o.u8)
+		}
+	case opSetECN:
+		if o.v6 {
+			packet.SetIPv6ECN(frame, l3, o.u8)
+		} else {
+			packet.SetIPv4ECN(frame, l3, o.u8)
+		}
+	case opSetTTL:
+		if o.v6 {
+			packet.SetIPv6HopLimit(frame, l3, o.u8)
+		} else {
+			packet.SetIPv4TTL(frame, l3, o.u8)
+		}
+	case opSetL4Src:
+		packet.SetL4Src(frame, l3, l4, o.u8, o.u16)
+	case opSetL4Dst:
+		packet.SetL4Dst(frame, l3, l4, o.u8, o.u16)
+	case opSetARPOp:
+		packet.SetARPOp(frame, l3, o.u16)
+	case opSetARPSha:
+		packet.SetARPSha(frame, l3, packet.MAC(o.addr[:6]))
+	case opSetARPSpa:
+		packet.SetARPSpa(frame, l3, [4]byte(o.addr[:4]))
+	case opSetARPTha:
+		packet.SetARPTha(frame, l3, packet.MAC(o.addr[:6]))
+	case opSetARPTpa:
+		packet.SetARPTpa(frame, l3, [4]byte(o.addr[:4]))
+	case opSetIPv6Src:
+		packet.SetIPv6Src(frame, l3, o.addr)
+	case opSetIPv6Dst:
+		packet.SetIPv6Dst(frame, l3, o.addr)
+	case opSetIPv6Label:
+		packet.SetIPv6Label(frame, l3, o.u32)
+	}
+}
+
+// copyFrame copies frame into the batch's arena, flushing the queued
+// outputs first when the arena is full.
+func (pr *proc) copyFrame(frame []byte) []byte {
+	if pr.used+len(frame) > len(pr.arena) {
+		pr.flushOutputs()
+		if len(frame) > len(pr.arena) {
+			return append([]byte(nil), frame...)
+		}
+	}
+	c := pr.arena[pr.used : pr.used+len(frame) : pr.used+len(frame)]
+	copy(c, frame)
+	pr.used += len(frame)
+	return c
+}
+
+func (pr *proc) queue(p *port, frame []byte) {
+	for i := range pr.outs {
+		if pr.outs[i].p == p {
+			pr.outs[i].pkts = append(pr.outs[i].pkts, frame)
+			return
+		}
+	}
+	for i := range pr.outs {
+		if pr.outs[i].p == nil {
+			pr.outs[i].p = p
+			pr.outs[i].pkts = append(pr.outs[i].pkts, frame)
+			return
+		}
+	}
+	pr.outs = append(pr.outs, outQueue{p: p, pkts: append(make([][]byte, 0, link.BatchSize), frame)})
+}
+
+func (pr *proc) flush() {
+	pr.flushCredit()
+	pr.flushOutputs()
+}
+
+// flushOutputs writes every queued frame, one Write per port.
+func (pr *proc) flushOutputs() {
+	for i := range pr.outs {
+		q := &pr.outs[i]
+		if q.p == nil {
+			continue
+		}
+		if len(q.pkts) > 0 {
+			q.p.transmit(q.pkts)
+		}
+		clear(q.pkts)
+		q.pkts = q.pkts[:0]
+		q.p = nil
+	}
+	pr.used = 0
+}
+
+// transmit writes pkts to the port's link and counts the result.
+func (p *port) transmit(pkts [][]byte) {
+	if p.spec.Link == nil {
+		p.txDropped.Add(uint64(len(pkts)))
+		return
+	}
+	n, err := p.spec.Link.Write(pkts)
+	var bytes uint64
+	for _, f := range pkts[:n] {
+		bytes += uint64(len(f))
+	}
+	p.txPackets.Add(uint64(n))
+	p.txBytes.Add(bytes)
+	if n < len(pkts) {
+		if err != nil && !errors.Is(err, link.ErrClosed) {
+			p.txErrors.Add(uint64(len(pkts) - n))
+		} else {
+			p.txDropped.Add(uint64(len(pkts) - n))
+		}
+	}
+}
+
+// packetIn delivers a copy of frame to the packet-in hook.
+func (pr *proc) packetIn(tmpl *PacketIn, frame []byte) {
+	b := pr.b
+	if pr.in != nil && pr.in.cfg()&openflow.PortNoPacketIn != 0 {
+		b.drops[dropPacketIn].Add(1)
+		return
+	}
+	hook := b.packetIn.Load()
+	if hook == nil {
+		b.packetInDrops.Add(1)
+		return
+	}
+	n := len(frame)
+	if tmpl.MaxLen != 0 && tmpl.MaxLen != openflow.ControllerMaxLen && int(tmpl.MaxLen) < n {
+		n = int(tmpl.MaxLen)
+	}
+	pin := *tmpl
+	pin.Data = append([]byte(nil), frame[:n]...)
+	(*hook)(pin)
+}
+
+// Inject runs frame through the pipeline as if it had been received on
+// inPort (packet-out). inPort need not be a bridge port (e.g. CONTROLLER).
+func (b *Bridge) Inject(inPort uint32, frame []byte) {
+	in := b.ports.Load().byNo(inPort)
+	pr := newProc(b, in, inPort, false)
+	buf := make([]byte, link.Headroom+len(frame))
+	copy(buf[link.Headroom:], frame)
+	pr.now = b.now().UnixNano()
+	pr.packet(buf, link.Headroom, len(buf))
+	pr.flush()
+}

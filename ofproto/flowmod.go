@@ -1,0 +1,465 @@
+package ofproto
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"tapestry/classifier"
+	"tapestry/flow"
+	"tapestry/openflow"
+)
+
+// Errors FlowMods wraps, one per OpenFlow error code it can produce
+// (OpenFlow 1.3 §7.4.4).
+var (
+	ErrBadCommand     = errors.New("bad flow mod command")                  // OFPFMFC_BAD_COMMAND
+	ErrBadTable       = errors.New("bad table id")                          // OFPFMFC_BAD_TABLE_ID
+	ErrOverlap        = errors.New("flow overlaps an existing flow")        // OFPFMFC_OVERLAP
+	ErrBadOutPort     = errors.New("bad output port")                       // OFPBAC_BAD_OUT_PORT
+	ErrBadArgument    = errors.New("bad action argument")                   // OFPBAC_BAD_ARGUMENT
+	ErrBadField       = errors.New("bad set field")                         // OFPBAC_BAD_SET_TYPE
+	ErrBadGotoTable   = errors.New("goto_table must go to a later table")   // OFPBIC_BAD_TABLE_ID
+	ErrBadInstruction = errors.New("instruction not allowed in an action set") // OFPBIC_UNSUP_INST
+)
+
+// FlowChanges says what a FlowMods batch changed, so that the caller can
+// persist it. Apply Removed before Added: a flow deleted and then added again
+// in one batch appears in both.
+type FlowChanges struct {
+	// Added holds flows added, replaced or modified, as they now are.
+	Added []openflow.FlowStats
+	// Removed holds flows deleted, as they were.
+	Removed []openflow.FlowStats
+}
+
+// undo records one applied change so that a failed batch can be rolled back.
+type undo struct {
+	table  uint8
+	added  *Flow // flow inserted by this change (nil for a removal or modify)
+	old    *Flow // flow replaced or removed (nil for a fresh add)
+	mod    *Flow // flow modified in place
+	acts   *[]openflow.Action
+	cookie uint64
+	when   int64
+	pkts   uint64
+	bytes  uint64
+}
+
+// FlowMods applies a batch of flow mods atomically: every mod is validated
+// first (table ids, ports, goto_table going forward, fields and values), then
+// the mods are applied in order; if one fails (check_overlap), the ones before
+// it are undone and the bridge is as it was. Forwarding may observe the batch
+// half applied while it runs (there are no OpenFlow bundles yet); cached
+// decisions are invalidated when it returns.
+func (b *Bridge) FlowMods(fms []openflow.FlowMod) (FlowChanges, error) {
+	for i := range fms {
+		if err := validateFlowMod(&fms[i]); err != nil {
+			return FlowChanges{}, fmt.Errorf("ofproto: flow mod %d: %w", i, err)
+		}
+	}
+	b.mu.Lock()
+	now := b.now().UnixNano()
+	var (
+		log     []undo
+		added   []*Flow
+		removed []*Flow
+		err     error
+	)
+	for i := range fms {
+		if err = b.apply(&fms[i], now, &log, &added, &removed); err != nil {
+			err = fmt.Errorf("ofproto: flow mod %d: %w", i, err)
+			break
+		}
+	}
+	if err != nil {
+		b.rollback(log)
+		b.bump()
+		b.mu.Unlock()
+		return FlowChanges{}, err
+	}
+	var ch FlowChanges
+	if len(removed) > 0 {
+		ch.Removed = make([]openflow.FlowStats, len(removed))
+		for i, f := range removed {
+			ch.Removed[i] = f.stats(now)
+		}
+	}
+	for _, f := range added {
+		if b.installed(f) {
+			if ch.Added == nil {
+				ch.Added = make([]openflow.FlowStats, 0, len(added))
+			}
+			ch.Added = append(ch.Added, f.stats(now))
+		}
+	}
+	if len(log) > 0 {
+		b.bump()
+	}
+	b.mu.Unlock()
+	b.notifyRemoved(ch.Removed, RemovedDelete)
+	return ch, nil
+}
+
+// installed reports whether f is in its table. Called with b.mu held.
+func (b *Bridge) installed(f *Flow) bool {
+	c := b.tables[f.table].cls.Load()
+	if c == nil {
+		return false
+	}
+	r, ok := c.Find(&f.rule.Match, f.rule.Priority)
+	return ok && r == f.rule
+}
+
+func (b *Bridge) notifyRemoved(fs []openflow.FlowStats, reason uint8) {
+	hook := b.flowRemoved.Load()
+	if hook == nil {
+		return
+	}
+	for i := range fs {
+		(*hook)(fs[i], reason)
+	}
+}
+
+func (b *Bridge) apply(fm *openflow.FlowMod, now int64, log *[]undo, added, removed *[]*Flow) error {
+	switch fm.Command {
+	case openflow.FlowAdd:
+		return b.addFlow(fm, now, log, added)
+	case openflow.FlowModify, openflow.FlowModifyStrict:
+		return b.modifyFlows(fm, now, log, added)
+	case openflow.FlowDelete, openflow.FlowDeleteStrict:
+		for _, f := range b.selectFlows(fm, fm.Command == openflow.FlowDeleteStrict, true) {
+			b.unlink(f)
+			*log = append(*log, undo{table: f.table, old: f})
+			*removed = append(*removed, f)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w %d", ErrBadCommand, fm.Command)
+}
+
+// addFlow implements OFPFC_ADD (OpenFlow 1.3 §6.4): a flow with the same
+// match and priority is replaced; as in Open vSwitch its counters carry over
+// unless reset_counts is set, while duration and timeouts start afresh.
+func (b *Bridge) addFlow(fm *openflow.FlowMod, now int64, log *[]undo, added *[]*Flow) error {
+	tid := fm.Table
+	if tid == openflow.TableAll {
+		tid = 0 // a modify that adds, addressed to every table
+	}
+	c := b.tables[tid].classifier()
+	m := fm.Match
+	m.Normalize()
+	oldRule, exists := c.Find(&m, fm.Priority)
+	if !exists && fm.Flags&openflow.FlagCheckOverlap != 0 && c.Overlaps(&m, fm.Priority) {
+		return fmt.Errorf("%w: priority %d in table %d", ErrOverlap, fm.Priority, tid)
+	}
+	f := &Flow{
+		table:      tid,
+		cookie:     fm.Cookie,
+		idle:       fm.IdleTimeout,
+		hard:       fm.HardTimeout,
+		flags:      fm.Flags,
+		importance: fm.Importance,
+		created:    now,
+		modified:   now,
+	}
+	acts := slices.Clone(fm.Actions)
+	f.acts.Store(&acts)
+	f.used.Store(now)
+	var old *Flow
+	if exists {
+		old = oldRule.Value
+		if fm.Flags&openflow.FlagResetCounts == 0 {
+			f.packets.Store(old.packets.Load())
+			f.bytes.Store(old.bytes.Load())
+		}
+		delete(b.timed, old)
+	}
+	f.rule = &classifier.Rule[*Flow]{Match: m, Priority: fm.Priority, Value: f}
+	c.Insert(f.rule)
+	if f.idle != 0 || f.hard != 0 {
+		b.timed[f] = struct{}{}
+	}
+	*log = append(*log, undo{table: tid, added: f, old: old})
+	*added = append(*added, f)
+	return nil
+}
+
+// modifyFlows implements OFPFC_MODIFY and OFPFC_MODIFY_STRICT: the selected
+// flows get the new actions and keep their counters (unless reset_counts),
+// timeouts and duration. Without a cookie mask the mod's cookie becomes the
+// flows' cookie and, when nothing matches, the mod adds its flow, as Open
+// vSwitch does for ovs-ofctl mod-flows (OpenFlow 1.0 semantics); with a
+// cookie mask the cookie only selects flows.
+func (b *Bridge) modifyFlows(fm *openflow.FlowMod, now int64, log *[]undo, added *[]*Flow) error {
+	fs := b.selectFlows(fm, fm.Command == openflow.FlowModifyStrict, false)
+	if len(fs) == 0 {
+		if fm.CookieMask != 0 {
+			return nil
+		}
+		return b.addFlow(fm, now, log, added)
+	}
+	for _, f := range fs {
+		if err := checkGoto(fm.Actions, f.table); err != nil {
+			return err
+		}
+		*log = append(*log, undo{table: f.table, mod: f, acts: f.acts.Load(), cookie: f.cookie,
+			when: f.modified, pkts: f.packets.Load(), bytes: f.bytes.Load()})
+		acts := slices.Clone(fm.Actions)
+		f.acts.Store(&acts)
+		if fm.CookieMask == 0 {
+			f.cookie = fm.Cookie
+		}
+		if fm.Flags&openflow.FlagResetCounts != 0 {
+			f.packets.Store(0)
+			f.bytes.Store(0)
+		}
+		f.modified = now
+		*added = append(*added, f)
+	}
+	return nil
+}
+
+// unlink removes f from its table. Called with b.mu held.
+func (b *Bridge) unlink(f *Flow) {
+	c := b.tables[f.table].cls.Load()
+	if c != nil {
+		c.Remove(&f.rule.Match, f.rule.Priority)
+	}
+	delete(b.timed, f)
+}
+
+// relink puts a removed flow back under a fresh Rule (a classifier Rule may
+// be inserted only once). Called with b.mu held.
+func (b *Bridge) relink(f *Flow) {
+	f.rule = &classifier.Rule[*Flow]{Match: f.rule.Match, Priority: f.rule.Priority, Value: f}
+	b.tables[f.table].classifier().Insert(f.rule)
+	if f.idle != 0 || f.hard != 0 {
+		b.timed[f] = struct{}{}
+	}
+}
+
+// rollback undoes log in reverse order. Called with b.mu held.
+func (b *Bridge) rollback(log []undo) {
+	for i := len(log) - 1; i >= 0; i-- {
+		u := &log[i]
+		switch {
+		case u.mod != nil:
+			u.mod.acts.Store(u.acts)
+			u.mod.cookie = u.cookie
+			u.mod.modified = u.when
+			u.mod.packets.Store(u.pkts)
+			u.mod.bytes.Store(u.bytes)
+		case u.added != nil:
+			b.unlink(u.added)
+			if u.old != nil {
+				b.relink(u.old)
+			}
+		case u.old != nil:
+			b.relink(u.old)
+		}
+	}
+}
+
+// Expire removes flows whose idle or hard timeout has passed on the bridge's
+// clock and ages out MAC table entries; the daemon calls it from a ticker
+// (Open vSwitch checks about once a second). It returns the number of flows
+// removed.
+func (b *Bridge) Expire() int {
+	b.mu.Lock()
+	now := b.now().UnixNano()
+	var idle, hard []openflow.FlowStats
+	for f := range b.timed {
+		switch {
+		case f.hard != 0 && now-f.modified > int64(f.hard)*1e9:
+			hard = append(hard, f.stats(now))
+		case f.idle != 0 && now-f.used.Load() > int64(f.idle)*1e9:
+			idle = append(idle, f.stats(now))
+		default:
+			continue
+		}
+		b.unlink(f)
+	}
+	aged := b.macs.expire(now)
+	if len(idle)+len(hard) > 0 || aged > 0 {
+		b.bump()
+	}
+	b.mu.Unlock()
+	b.notifyRemoved(hard, RemovedHardTimeout)
+	b.notifyRemoved(idle, RemovedIdleTimeout)
+	return len(idle) + len(hard)
+}
+
+// validateFlowMod checks what can be checked without the tables.
+func validateFlowMod(fm *openflow.FlowMod) error {
+	switch fm.Command {
+	case openflow.FlowAdd:
+		if fm.Table > openflow.TableMax {
+			return fmt.Errorf("%w %d for add", ErrBadTable, fm.Table)
+		}
+	case openflow.FlowModify, openflow.FlowModifyStrict, openflow.FlowDelete, openflow.FlowDeleteStrict:
+		if fm.Table > openflow.TableMax && fm.Table != openflow.TableAll {
+			return fmt.Errorf("%w %d", ErrBadTable, fm.Table)
+		}
+	default:
+		return fmt.Errorf("%w %d", ErrBadCommand, fm.Command)
+	}
+	if fm.Command == openflow.FlowDelete || fm.Command == openflow.FlowDeleteStrict {
+		return nil
+	}
+	if err := validateActions(fm.Actions, false); err != nil {
+		return err
+	}
+	if fm.Table != openflow.TableAll {
+		return checkGoto(fm.Actions, fm.Table)
+	}
+	return nil
+}
+
+// checkGoto enforces OpenFlow 1.3 §5.1: goto_table may only go forward.
+func checkGoto(acts []openflow.Action, table uint8) error {
+	for i := range acts {
+		if acts[i].Type == openflow.ActGotoTable && acts[i].Table <= table {
+			return fmt.Errorf("%w: goto_table:%d in table %d", ErrBadGotoTable, acts[i].Table, table)
+		}
+	}
+	return nil
+}
+
+// validPort reports whether port may be an output port in a flow
+// (OpenFlow 1.3 §7.2.1): a physical port number or a reserved port other
+// than ANY.
+func validPort(port uint32) bool {
+	if port == 0 || port == openflow.PortAny {
+		return false
+	}
+	return port < openflow.PortMax || port >= openflow.PortInPort
+}
+
+func validateActions(acts []openflow.Action, inSet bool) error {
+	for i := range acts {
+		if err := validateAction(&acts[i], inSet); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validateAction(a *openflow.Action, inSet bool) error {
+	switch a.Type {
+	case openflow.ActOutput, openflow.ActEnqueue:
+		if !validPort(a.Port) {
+			return fmt.Errorf("%w 0x%x", ErrBadOutPort, a.Port)
+		}
+	case openflow.ActModVlanVID:
+		if a.Value.Uint64() > flow.VlanVIDMask {
+			return fmt.Errorf("%w: mod_vlan_vid:%d", ErrBadArgument, a.Value.Uint64())
+		}
+	case openflow.ActModVlanPCP:
+		if a.Value.Uint64() > 7 {
+			return fmt.Errorf("%w: mod_vlan_pcp:%d", ErrBadArgument, a.Value.Uint64())
+		}
+	case openflow.ActModNwTos:
+		if a.Value.Uint64() > 0xff || a.Value.Uint64()&3 != 0 {
+			return fmt.Errorf("%w: mod_nw_tos:%d", ErrBadArgument, a.Value.Uint64())
+		}
+	case openflow.ActModNwECN:
+		if a.Value.Uint64() > 3 {
+			return fmt.Errorf("%w: mod_nw_ecn:%d", ErrBadArgument, a.Value.Uint64())
+		}
+	case openflow.ActPushVlan:
+		if a.EtherType != flow.EthTypeVLAN && a.EtherType != flow.EthTypeQinQ {
+			return fmt.Errorf("%w: push_vlan:0x%04x", ErrBadArgument, a.EtherType)
+		}
+	case openflow.ActSetField:
+		return validateSetField(a)
+	case openflow.ActLoad:
+		if err := validateSubfield(a.Dst, true); err != nil {
+			return err
+		}
+		if a.Dst.NBits < 128 && !a.Value.And(lowMask(int(a.Dst.NBits)).Not()).IsZero() {
+			return fmt.Errorf("%w: value does not fit in %d bits of %s", ErrBadArgument, a.Dst.NBits, a.Dst.Field)
+		}
+	case openflow.ActMove:
+		if err := validateSubfield(a.Src, false); err != nil {
+			return err
+		}
+		if err := validateSubfield(a.Dst, true); err != nil {
+			return err
+		}
+		if a.Src.NBits != a.Dst.NBits {
+			return fmt.Errorf("%w: move of %d bits into %d bits", ErrBadArgument, a.Src.NBits, a.Dst.NBits)
+		}
+	case openflow.ActGotoTable:
+		if inSet {
+			return fmt.Errorf("%w: goto_table", ErrBadInstruction)
+		}
+		if a.Table > openflow.TableMax {
+			return fmt.Errorf("%w: goto_table:%d", ErrBadTable, a.Table)
+		}
+	case openflow.ActWriteActions:
+		if inSet {
+			return fmt.Errorf("%w: write_actions", ErrBadInstruction)
+		}
+		return validateActions(a.Nested, true)
+	case openflow.ActClearActions, openflow.ActWriteMetadata, openflow.ActMeter:
+		if inSet {
+			return fmt.Errorf("%w: %d", ErrBadInstruction, a.Type)
+		}
+	case 0:
+		return fmt.Errorf("%w: empty action", ErrBadArgument)
+	}
+	return nil
+}
+
+func validateSetField(a *openflow.Action) error {
+	f := a.Dst.Field
+	if !f.Valid() || !writable(f) {
+		return fmt.Errorf("%w: %s is not writable", ErrBadField, f)
+	}
+	full := f.FullMask()
+	if !a.Value.And(full.Not()).IsZero() || !a.Mask.And(full.Not()).IsZero() {
+		return fmt.Errorf("%w: value too wide for %s", ErrBadArgument, f)
+	}
+	return nil
+}
+
+func validateSubfield(s flow.Subfield, dst bool) error {
+	if !s.Field.Valid() {
+		return fmt.Errorf("%w: invalid field %d", ErrBadField, s.Field)
+	}
+	if dst && !writable(s.Field) {
+		return fmt.Errorf("%w: %s is not writable", ErrBadField, s.Field)
+	}
+	if s.NBits == 0 || int(s.Ofs)+int(s.NBits) > s.Field.Bits() {
+		return fmt.Errorf("%w: %s[%d..%d] is outside the field's %d bits", ErrBadArgument,
+			s.Field, s.Ofs, int(s.Ofs)+int(s.NBits)-1, s.Field.Bits())
+	}
+	return nil
+}
+
+// writable reports whether set_field, load and move may write f. As in Open
+// vSwitch, fields that describe the packet's shape (dl_type, nw_proto,
+// ip_frag, tcp_flags) and conntrack state are read-only.
+func writable(f flow.Field) bool {
+	switch f {
+	case flow.FieldDlType, flow.FieldNwProto, flow.FieldNwFrag, flow.FieldTCPFlags,
+		flow.FieldCtState, flow.FieldCtZone, flow.FieldCtMark, flow.FieldMplsBOS:
+		return false
+	}
+	return true
+}
+
+// lowMask returns a Value with the low n bits set.
+func lowMask(n int) flow.Value {
+	var v flow.Value
+	for i := 15; n > 0; i-- {
+		if n >= 8 {
+			v[i] = 0xff
+		} else {
+			v[i] = byte(1<<n - 1)
+		}
+		n -= 8
+	}
+	return v
+}

@@ -1,0 +1,180 @@
+package route
+
+import (
+	"net/netip"
+)
+
+// Query describes the flow being routed, like the kernel's struct flowi4.
+type Query struct {
+	Dst, Src netip.Addr
+	Mark     uint32
+	// IIF is the input interface index; 0 for locally generated traffic
+	// (which rules see as coming from lo, LoopbackIndex).
+	IIF int
+	// OIF is the output interface the sender is bound to, 0 for none;
+	// tables then only consider routes through it.
+	OIF          int
+	TOS          uint8
+	Proto        uint8
+	SPort, DPort uint16
+}
+
+// Result is the routing decision.
+type Result struct {
+	Type   Type
+	Table  TableID
+	Prefix netip.Prefix
+	// Route is the chosen route (it points into an immutable snapshot;
+	// do not modify it); nil when the answer did not come from a route
+	// (the on-link fallback of an output lookup with OIF).
+	Route    *Route
+	Dev      string
+	DevIndex int
+	Gateway  netip.Addr
+	// Src is the source address: the route's prefsrc or the one the
+	// kernel selects (Output), or the packet's source (Input).
+	Src   netip.Addr
+	Scope Scope
+	// Rule is the priority of the rule whose action produced the result.
+	Rule uint32
+	// Input is true for answers of Input (printed with "iif").
+	Input bool
+}
+
+// Step is one event of a traced lookup.
+type Step struct {
+	// Rule is the rule considered (nil for steps about tables).
+	Rule *Rule
+	// Matched reports whether Rule's selectors matched the flow.
+	Matched bool
+	// Table and Route describe a table lookup made by a matching rule:
+	// the route chosen (nil when the table had none), and Err the
+	// lookup's outcome (nil, a reject error, or ErrThrow for "continue").
+	Table TableID
+	Route *Route
+	Err   error
+	// Suppressed is set when suppress_prefixlength or suppress_ifgroup
+	// rejected the result and the walk continued.
+	Suppressed bool
+}
+
+// Recorder receives the steps of a traced lookup.
+type Recorder interface {
+	Record(Step)
+}
+
+// ErrThrow is the outcome a Step reports when a table had no eligible
+// route or a throw route: the rule walk continues (the kernel's -EAGAIN).
+var ErrThrow error = errThrow
+
+// Lookup is fib_lookup: it walks the rules by priority and answers the
+// first decisive outcome, exactly as fib_rules_lookup and
+// fib4_rule_action do. It allocates nothing.
+func (db *RPDB) Lookup(q Query) (Result, error) {
+	return db.cur.Load().fibLookup(&q, ScopeUniverse, nil)
+}
+
+// LookupTrace is Lookup that reports each rule considered and each table
+// lookup to rec.
+func (db *RPDB) LookupTrace(q Query, rec Recorder) (Result, error) {
+	return db.cur.Load().fibLookup(&q, ScopeUniverse, rec)
+}
+
+// fibLookup walks the rules for q. scope is flowi4_scope: routes of a
+// wider (numerically smaller) scope are skipped.
+func (s *snapshot) fibLookup(q *Query, scope Scope, rec Recorder) (Result, error) {
+	iif := q.IIF
+	if iif == 0 {
+		iif = LoopbackIndex
+	}
+	if !q.Src.IsValid() {
+		fq := *q
+		fq.Src = netip.IPv4Unspecified() // an unbound socket: saddr 0
+		q = &fq
+	}
+	rules := s.rules
+	for i := 0; i < len(rules); {
+		r := &rules[i]
+		if !r.match(q, iif) {
+			if rec != nil {
+				rec.Record(Step{Rule: &r.Rule})
+			}
+			i++
+			continue
+		}
+		switch r.Action {
+		case ActionGoto:
+			if rec != nil {
+				rec.Record(Step{Rule: &r.Rule, Matched: true})
+			}
+			if r.target >= 0 {
+				i = r.target
+			} else {
+				i++ // an unresolved goto is skipped
+			}
+			continue
+		case ActionNop:
+			if rec != nil {
+				rec.Record(Step{Rule: &r.Rule, Matched: true})
+			}
+			i++
+			continue
+		}
+		res, err := r.act(q, scope)
+		if err == nil && r.suppresses(&res) {
+			if rec != nil {
+				rec.Record(Step{Rule: &r.Rule, Matched: true, Table: r.Table, Route: res.Route, Suppressed: true})
+			}
+			i++
+			continue
+		}
+		if rec != nil {
+			rec.Record(Step{Rule: &r.Rule, Matched: true, Table: r.Table, Route: res.Route, Err: err})
+		}
+		if err != errThrow {
+			return res, err
+		}
+		i++
+	}
+	// -ESRCH from fib_rules_lookup becomes -ENETUNREACH in __fib_lookup.
+	return Result{}, ErrNetUnreachable
+}
+
+// act is fib4_rule_action.
+func (r *compiledRule) act(q *Query, scope Scope) (Result, error) {
+	switch r.Action {
+	case ActionLookup:
+	case ActionUnreachable:
+		return Result{}, ErrNetUnreachable
+	case ActionProhibit:
+		return Result{}, ErrAccess
+	default: // blackhole and anything unknown
+		return Result{}, ErrInvalid
+	}
+	if r.tbl == nil {
+		return Result{}, errThrow
+	}
+	l, rt, err := r.tbl.lookup(q.Dst, q.TOS, q.OIF, scope)
+	if rt == nil {
+		return Result{}, err
+	}
+	id := r.tbl.id
+	if id == TableLocal && r.merged {
+		id = TableMain
+	}
+	res := Result{Type: rt.Type, Table: id, Prefix: l.pfx, Route: rt, Dev: rt.Dev, DevIndex: rt.DevIndex,
+		Gateway: rt.Gateway, Src: rt.PrefSrc, Scope: rt.Scope, Rule: r.Priority}
+	if res.Gateway.IsValid() && rt.nhScope != ScopeLink {
+		res.Gateway = netip.Addr{}
+	}
+	return res, err
+}
+
+// suppresses is fib4_rule_suppress. Interface groups are not modelled:
+// every device is in group 0.
+func (r *compiledRule) suppresses(res *Result) bool {
+	if r.SuppressPrefixLen >= 0 && res.Prefix.Bits() <= r.SuppressPrefixLen {
+		return true
+	}
+	return r.SuppressIfGroup == 0 && res.DevIndex != 0
+}
