@@ -257,7 +257,7 @@ const (
 // them only when every option is well formed and neither address option
 // appears twice; otherwise both stay zero.
 func extractND(b []byte, k *Key) {
-	if b[1] != 0 || (b[0] != packet.ICMPv6NeighborSolict && b[0] != packet.ICMPv6NeighborAdvert) {
+	if b[1] != 0 || (b[0] != packet.ICMPv6NeighborSolicit && b[0] != packet.ICMPv6NeighborAdvert) {
 		return
 	}
 	if len(b) < ndOptionsOff {

@@ -150,20 +150,28 @@ type deadliner interface {
 // seconds.
 func await(t *testing.T, l deadliner, what string, match func([]byte) bool) []byte {
 	t.Helper()
-	l.SetReadDeadline(time.Now().Add(5 * time.Second))
+	f, err := tryAwait(l, 5*time.Second, match)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("%s: no %s within 5s", l.Name(), what)
+	}
+	if err != nil {
+		t.Fatalf("%s: Read: %v", l.Name(), err)
+	}
+	return f
+}
+
+func tryAwait(l deadliner, d time.Duration, match func([]byte) bool) ([]byte, error) {
+	l.SetReadDeadline(time.Now().Add(d))
 	defer l.SetReadDeadline(time.Time{})
 	bufs, sizes := readBufs(BatchSize)
 	for {
 		n, err := l.Read(bufs, sizes, Headroom)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("%s: no %s within 5s", l.Name(), what)
-		}
 		if err != nil {
-			t.Fatalf("%s: Read: %v", l.Name(), err)
+			return nil, err
 		}
 		for i := 0; i < n; i++ {
 			if f := bufs[i][Headroom : Headroom+sizes[i]]; match(f) {
-				return append([]byte(nil), f...)
+				return append([]byte(nil), f...), nil
 			}
 		}
 	}
@@ -173,15 +181,26 @@ func await(t *testing.T, l deadliner, what string, match func([]byte) bool) []by
 // kernel answers an ARP request for addr and then an ICMP echo request.
 func pingThrough(t *testing.T, l deadliner, addr, self netip.Addr) {
 	t.Helper()
-	if _, err := l.Write([][]byte{arpRequest(testMAC, self, addr)}); err != nil {
-		t.Fatalf("%s: Write ARP request: %v", l.Name(), err)
-	}
+	// A veth just set up drops frames until the kernel's linkwatch has
+	// seen its carrier and attached a qdisc, which under load takes a
+	// while: ask again until answered.
 	var kmac [6]byte
-	await(t, l, "ARP reply for "+addr.String(), func(f []byte) bool {
-		mac, ok := isARPReply(f, addr, testMAC)
-		kmac = mac
-		return ok
-	})
+	for try := 0; ; try++ {
+		if _, err := l.Write([][]byte{arpRequest(testMAC, self, addr)}); err != nil {
+			t.Fatalf("%s: Write ARP request: %v", l.Name(), err)
+		}
+		_, err := tryAwait(l, 500*time.Millisecond, func(f []byte) bool {
+			mac, ok := isARPReply(f, addr, testMAC)
+			kmac = mac
+			return ok
+		})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) || try == 10 {
+			t.Fatalf("%s: no ARP reply for %s: %v", l.Name(), addr, err)
+		}
+	}
 	const id = 0x7d01
 	if _, err := l.Write([][]byte{icmpEcho(kmac, testMAC, self, addr, id)}); err != nil {
 		t.Fatalf("%s: Write echo request: %v", l.Name(), err)

@@ -53,19 +53,18 @@ func TestFindTAPInNamespace(t *testing.T) {
 }
 
 // arpExchange asks, through tap, who has 192.0.2.1 and reports whether the
-// kernel on the far side answered within a few reads.
+// kernel on the far side answered. The request is resent every 200 ms: a
+// freshly attached TAP can drop the first frames while the kernel brings the
+// carrier up.
 func arpExchange(t *testing.T, tap *TAP) bool {
 	t.Helper()
 	me := [6]byte{0x02, 0, 0, 0, 0x77, 0x01}
 	req := arpRequest(me, netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.1"))
-	if _, err := tap.Write([][]byte{req}); err != nil {
-		t.Fatalf("write ARP request: %v", err)
-	}
 	done := make(chan bool, 1)
 	go func() {
 		bufs := [][]byte{make([]byte, FrameSize)}
 		sizes := []int{0}
-		for i := 0; i < 20; i++ {
+		for {
 			n, err := tap.Read(bufs, sizes, 0)
 			if err != nil {
 				done <- false
@@ -78,13 +77,21 @@ func arpExchange(t *testing.T, tap *TAP) bool {
 				}
 			}
 		}
-		done <- false
 	}()
-	select {
-	case ok := <-done:
-		return ok
-	case <-time.After(3 * time.Second):
-		tap.Close() // unblocks the reader
-		return false
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(5 * time.Second)
+	for {
+		if _, err := tap.Write([][]byte{req}); err != nil {
+			t.Fatalf("write ARP request: %v", err)
+		}
+		select {
+		case ok := <-done:
+			return ok
+		case <-deadline:
+			tap.Close() // unblocks the reader
+			return false
+		case <-tick.C:
+		}
 	}
 }

@@ -42,8 +42,8 @@ type TAP struct {
 	// closed file with the poller's own error, not os.ErrClosed.
 	closed atomic.Bool
 
-	rxPackets, rxBytes, rxErrors atomic.Uint64
-	txPackets, txBytes, txErrors atomic.Uint64
+	rxPackets, rxBytes, rxErrors            atomic.Uint64
+	txPackets, txBytes, txDropped, txErrors atomic.Uint64
 }
 
 type tapRead struct {
@@ -216,8 +216,10 @@ func (t *TAP) readBatch(fd uintptr) bool {
 }
 
 // Write hands each frame to the kernel, which receives it on the device as
-// if it came from the wire. One write(2) carries one frame. A frame the
-// kernel refuses (too short, too long) is counted in TxErrors and skipped;
+// if it came from the wire. One write(2) carries one frame. Frames written
+// while the device is down are dropped and counted in TxDropped, without an
+// error. A frame the kernel refuses (too short, too long) is counted in
+// TxErrors and skipped;
 // Write returns how many frames were accepted and the first such error.
 // Write is safe for concurrent use.
 func (t *TAP) Write(pkts [][]byte) (int, error) {
@@ -250,6 +252,11 @@ func (w *tapWrite) writeBatch(fd uintptr) bool {
 			continue
 		case err == unix.EAGAIN:
 			return false // wait until the device can take more
+		case err == unix.EIO:
+			// The device is administratively down (tun_get_user refuses
+			// frames then): a drop, as on a port whose link is down, not
+			// a failure of the writer.
+			w.t.txDropped.Add(1)
 		case err != nil:
 			w.t.txErrors.Add(1)
 			if w.err == nil {
@@ -305,6 +312,7 @@ func (t *TAP) Stats() Stats {
 		RxErrors:  t.rxErrors.Load(),
 		TxPackets: t.txPackets.Load(),
 		TxBytes:   t.txBytes.Load(),
+		TxDropped: t.txDropped.Load(),
 		TxErrors:  t.txErrors.Load(),
 	}
 }

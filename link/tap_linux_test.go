@@ -36,8 +36,8 @@ func TestTAPNamespace(t *testing.T) {
 	run(t, "ip", "-n", ns, "addr", "add", "10.201.0.1/24", "dev", dev)
 	run(t, "ip", "-n", ns, "link", "set", dev, "up")
 	pingThrough(t, tap, netip.MustParseAddr("10.201.0.1"), netip.MustParseAddr("10.201.0.2"))
-	if st := tap.Stats(); st.TxPackets != 2 || st.RxPackets < 2 || st.TxErrors != 0 || st.RxErrors != 0 {
-		t.Errorf("Stats() = %+v, want 2 tx, >= 2 rx, no errors", st)
+	if st := tap.Stats(); st.TxPackets < 2 || st.RxPackets < 2 || st.TxErrors != 0 || st.RxErrors != 0 {
+		t.Errorf("Stats() = %+v, want >= 2 tx, >= 2 rx, no errors", st)
 	}
 	if out := run(t, "ip", "-n", ns, "link", "show", dev); strings.Contains(out, "NO-CARRIER") {
 		t.Errorf("%s has no carrier while open:\n%s", dev, out)
@@ -114,6 +114,13 @@ func TestTAPCloseUnblocksRead(t *testing.T) {
 	if err != nil {
 		t.Fatalf("OpenTAP: %v", err)
 	}
+	// The device is down: writes are dropped, not failed.
+	if n, err := tap.Write([][]byte{make([]byte, 60), make([]byte, 60)}); n != 0 || err != nil {
+		t.Errorf("Write to a down TAP = %d, %v; want 0, nil", n, err)
+	}
+	if st := tap.Stats(); st.TxDropped != 2 || st.TxErrors != 0 {
+		t.Errorf("Stats() after writing to a down TAP = %+v, want 2 dropped, 0 errors", st)
+	}
 	errc := make(chan error)
 	go func() {
 		bufs, sizes := readBufs(4)
@@ -175,7 +182,7 @@ func TestTAPErrors(t *testing.T) {
 }
 
 // BenchmarkTAPWrite measures handing frames to the kernel through a TAP
-// nobody reads (the kernel drops them in the stack; the device is down).
+// that is up; the stack drops them (the destination MAC is not its own).
 func BenchmarkTAPWrite(b *testing.B) {
 	if !Exists("lo") {
 		b.Skip("no /sys/class/net")
@@ -185,6 +192,9 @@ func BenchmarkTAPWrite(b *testing.B) {
 		b.Skipf("OpenTAP: %v", err)
 	}
 	defer tap.Close()
+	if err := exec.Command("ip", "link", "set", "tpd7", "up").Run(); err != nil {
+		b.Fatalf("ip link set tpd7 up: %v", err)
+	}
 	pkts := make([][]byte, BatchSize)
 	for i := range pkts {
 		pkts[i] = icmpEcho(testMAC, testMAC, netip.MustParseAddr("10.201.9.1"), netip.MustParseAddr("10.201.9.2"), uint16(i))

@@ -196,8 +196,9 @@ func UDPDatagram(srcMAC, dstMAC MAC, src, dst netip.AddrPort, payload []byte) []
 	return IPFrame(srcMAC, dstMAC, ipDatagram(src.Addr(), dst.Addr(), ProtoUDP, b))
 }
 
-// SCTPPacket returns an SCTP packet with one DATA-less common header and the
-// given chunks, with its CRC-32C, over IPv4 or IPv6 by the address family.
+// SCTPPacket returns an SCTP packet (common header, verification tag vtag,
+// then the given chunk bytes) with its CRC-32C, over IPv4 or IPv6 by the
+// address family.
 func SCTPPacket(srcMAC, dstMAC MAC, src, dst netip.AddrPort, vtag uint32, chunks []byte) []byte {
 	b := make([]byte, SCTPMinimumSize+len(chunks))
 	s := SCTP(b)
@@ -216,7 +217,7 @@ func NeighborSolicitation(srcMAC MAC, src, target netip.Addr) []byte {
 	t := target.As16()
 	snm := netip.AddrFrom16([16]byte{0xff, 0x02, 11: 0x01, 12: 0xff, 13: t[13], 14: t[14], 15: t[15]})
 	dst := MAC{0x33, 0x33, 0xff, t[13], t[14], t[15]} // RFC 2464 section 7
-	return ndMessage(ICMPv6NeighborSolict, 0, srcMAC, dst, src, snm, target, ndOptSrcLL)
+	return ndMessage(ICMPv6NeighborSolicit, 0, srcMAC, dst, src, snm, target, ndOptSrcLL)
 }
 
 // NeighborAdvertisement returns a solicited, override neighbour advertisement

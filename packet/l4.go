@@ -185,15 +185,15 @@ const (
 	ICMPv4Echo        = 8
 	ICMPv4TimeExceed  = 11
 
-	ICMPv6Unreachable    = 1
-	ICMPv6PacketTooBig   = 2
-	ICMPv6TimeExceeded   = 3
-	ICMPv6EchoRequest    = 128
-	ICMPv6EchoReply      = 129
-	ICMPv6RouterSolicit  = 133
-	ICMPv6RouterAdvert   = 134
-	ICMPv6NeighborSolict = 135
-	ICMPv6NeighborAdvert = 136
+	ICMPv6Unreachable     = 1
+	ICMPv6PacketTooBig    = 2
+	ICMPv6TimeExceeded    = 3
+	ICMPv6EchoRequest     = 128
+	ICMPv6EchoReply       = 129
+	ICMPv6RouterSolicit   = 133
+	ICMPv6RouterAdvert    = 134
+	ICMPv6NeighborSolicit = 135
+	ICMPv6NeighborAdvert  = 136
 )
 
 // ICMPv4 is a view of an ICMP header. The caller has checked that it is at
