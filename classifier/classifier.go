@@ -2,12 +2,14 @@
 // search over masked flow keys.
 //
 // Rules are grouped by mask. Each distinct mask owns a subtable, an
-// open-addressed hash table keyed by the rule's masked key words; rules whose
-// masked keys are equal share one slot and form a list ordered by priority.
-// A lookup probes the subtables in order of their highest priority and stops
-// as soon as no remaining subtable can hold a rule that beats the best match
-// found so far. Only the words a mask actually covers are hashed and compared,
-// so a subtable matching in_port and nw_dst touches two of the key's words.
+// open-addressed hash table keyed by the rule's masked key words, with a
+// dense array of one-byte tags in front of the rule pointers so that a
+// probe that misses reads a few bytes and no rule; rules whose masked keys
+// are equal share one slot and form a list ordered by priority. A lookup
+// probes the subtables in order of their highest priority and stops as soon
+// as no remaining subtable can hold a rule that beats the best match found so
+// far. Only the words a mask actually covers are hashed and compared, so a
+// subtable matching in_port and nw_dst touches two of the key's words.
 //
 // # Ties
 //
@@ -24,18 +26,20 @@
 //   - Lookup may be called from any number of goroutines at any time,
 //     concurrently with everything else. It takes no lock, never blocks and
 //     allocates nothing.
-//   - Insert, Remove, Find, ForEach, ForEachLoose, Overlaps and Len are the
-//     writer's side: the caller serializes them (one goroutine, or one mutex
+//   - Insert, Remove, Batch, Find, ForEach, ForEachLoose, Overlaps and Len
+//     are the writer's side: the caller serializes them (one goroutine, or one mutex
 //     held around every call), but they may run concurrently with Lookup.
 //
 // Each Insert and Remove is atomic for readers: a Lookup sees a replaced rule
 // either before or after the replacement, never a mixture, and it only ever
 // returns rules that were inserted and not yet removed when the Lookup began
 // or that were inserted while it ran. A Lookup that overlaps several changes
-// may see any subset of them (there is no multi-rule atomicity); a caller that
-// needs batches applied atomically (OpenFlow bundles) swaps whole classifiers.
-// The wildcard mask Lookup reports is exact for a classifier that does not
-// change during the Lookup; flow caches must revalidate on change anyway.
+// may see any subset of them (there is no multi-rule atomicity; Batch only
+// saves work); a caller that needs a set of changes applied atomically
+// (OpenFlow bundles) must build a second classifier and swap it in.
+// The wildcard mask Lookup reports is sound (not minimal) for a classifier
+// that does not change during the Lookup; flow caches must revalidate on
+// change anyway.
 //
 // A lookup that runs concurrently with a change reads rules through atomic
 // pointers; rules themselves are immutable once inserted, which is what makes

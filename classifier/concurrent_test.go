@@ -62,17 +62,25 @@ func TestConcurrentLookup(t *testing.T) {
 	}
 
 	// The writer: each pool rule is inserted, sometimes replaced by a
-	// fresh copy, and removed, over several rounds.
+	// fresh copy, and removed, over several rounds; the middle round's
+	// inserts run as one Batch.
 	for round := range rounds {
 		live := make([]*Rule[string], 0, nrules)
-		for i, nr := range fresh[round] {
-			if _, replaced := c.Insert(nr); !replaced {
-				live = append(live, nr)
+		fill := func() {
+			for i, nr := range fresh[round] {
+				if _, replaced := c.Insert(nr); !replaced {
+					live = append(live, nr)
+				}
+				if i%3 == 0 && len(live) > 0 {
+					x := live[len(live)/2]
+					c.Remove(&x.Match, x.Priority)
+				}
 			}
-			if i%3 == 0 && len(live) > 0 {
-				x := live[len(live)/2]
-				c.Remove(&x.Match, x.Priority)
-			}
+		}
+		if round == 1 {
+			c.Batch(fill)
+		} else {
+			fill()
 		}
 		c.ForEach(func(r *Rule[string]) bool {
 			if r != catchAll {

@@ -3,8 +3,8 @@ package classifier
 import "tapestry/flow"
 
 // ForEach calls fn for every rule until fn returns false, in no specified
-// order. fn may Remove the rule it is given, but
-// no other rule. Writer side (see the package comment).
+// order. fn may Remove the rule it is given; it must
+// not Insert or Remove any other rule. Writer side (see the package comment).
 func (c *Classifier[T]) ForEach(fn func(*Rule[T]) bool) {
 	for _, st := range c.snapshot() {
 		if !st.each(fn) {

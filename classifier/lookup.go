@@ -25,8 +25,8 @@ func (c *Classifier[T]) Lookup(k *flow.Key, wc *flow.Mask) *Rule[T] {
 		st := e.st
 		if wc != nil {
 			ww := wc.Words()
-			for j, i := range st.idx {
-				ww[i] |= st.mw[j]
+			for _, s := range st.sig {
+				ww[s.i] |= s.m
 			}
 		}
 		r := st.lookup(kw)

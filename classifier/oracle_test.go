@@ -158,51 +158,76 @@ func checkOracle(t *testing.T, seed uint64) {
 		prios = 100
 	}
 	g := newGen(seed, 1+int(seed%8), prios)
-	c := New[string]()
-	o := &oracle{}
-	var live []*Rule[string]
-	for step := range 1000 {
-		switch op := g.rng.IntN(10); {
-		case op < 6 || len(live) == 0:
-			r := g.rule(step)
-			wantOld := o.insert(r)
-			gotOld, replaced := c.Insert(r)
-			if gotOld != wantOld || replaced != (wantOld != nil) {
-				t.Fatalf("step %d: Insert(%s) = %s, %v; want %s", step, r.Value, name(gotOld), replaced, name(wantOld))
-			}
-			if wantOld != nil {
-				live[slices.Index(live, wantOld)] = r
-			} else {
-				live = append(live, r)
-			}
-		case op < 9:
-			i := g.rng.IntN(len(live))
-			r := live[i]
-			m := r.Match
-			if got, ok := c.Remove(&m, r.Priority); got != r || !ok {
-				t.Fatalf("step %d: Remove(%s) = %s, %v", step, r.Value, name(got), ok)
-			}
-			o.remove(&m, r.Priority)
-			live = slices.Delete(live, i, i+1)
-		default:
-			// Remove something that is not there: a random match.
-			r := g.rule(step)
-			want := o.remove(&r.Match, r.Priority)
-			got, _ := c.Remove(&r.Match, r.Priority)
-			if got != want {
-				t.Fatalf("step %d: Remove(random) = %s, want %s", step, name(got), name(want))
-			}
-			if want != nil {
-				live = slices.DeleteFunc(live, func(x *Rule[string]) bool { return x == want })
-			}
+	h := &harness{t: t, g: g, c: New[string](), o: &oracle{}}
+	for step := 0; step < 1000; step++ {
+		if g.rng.IntN(40) == 0 {
+			// A batch of changes: the writer's side sees each at once,
+			// lookups are compared once the batch has been published.
+			h.c.Batch(func() {
+				for range 20 {
+					step++
+					h.step(step)
+					checkSelections(t, g, h.c, h.o, step)
+				}
+			})
+		} else {
+			h.step(step)
 		}
-		if c.Len() != len(o.rules) {
-			t.Fatalf("step %d: Len() = %d, want %d", step, c.Len(), len(o.rules))
-		}
-		checkLookups(t, g, c, o, step)
+		checkLookups(t, g, h.c, h.o, step)
 		if step%50 == 0 {
-			checkSelections(t, g, c, o, step)
+			checkSelections(t, g, h.c, h.o, step)
 		}
+	}
+}
+
+// harness drives a classifier and the oracle through the same random
+// changes.
+type harness struct {
+	t    *testing.T
+	g    *gen
+	c    *Classifier[string]
+	o    *oracle
+	live []*Rule[string]
+}
+
+func (h *harness) step(step int) {
+	t, g, c, o := h.t, h.g, h.c, h.o
+	switch op := g.rng.IntN(10); {
+	case op < 6 || len(h.live) == 0:
+		r := g.rule(step)
+		wantOld := o.insert(r)
+		gotOld, replaced := c.Insert(r)
+		if gotOld != wantOld || replaced != (wantOld != nil) {
+			t.Fatalf("step %d: Insert(%s) = %s, %v; want %s", step, r.Value, name(gotOld), replaced, name(wantOld))
+		}
+		if wantOld != nil {
+			h.live[slices.Index(h.live, wantOld)] = r
+		} else {
+			h.live = append(h.live, r)
+		}
+	case op < 9:
+		i := g.rng.IntN(len(h.live))
+		r := h.live[i]
+		m := r.Match
+		if got, ok := c.Remove(&m, r.Priority); got != r || !ok {
+			t.Fatalf("step %d: Remove(%s) = %s, %v", step, r.Value, name(got), ok)
+		}
+		o.remove(&m, r.Priority)
+		h.live = slices.Delete(h.live, i, i+1)
+	default:
+		// Remove a random match, usually one that is not there.
+		r := g.rule(step)
+		want := o.remove(&r.Match, r.Priority)
+		got, _ := c.Remove(&r.Match, r.Priority)
+		if got != want {
+			t.Fatalf("step %d: Remove(random) = %s, want %s", step, name(got), name(want))
+		}
+		if want != nil {
+			h.live = slices.DeleteFunc(h.live, func(x *Rule[string]) bool { return x == want })
+		}
+	}
+	if c.Len() != len(o.rules) {
+		t.Fatalf("step %d: Len() = %d, want %d", step, c.Len(), len(o.rules))
 	}
 }
 

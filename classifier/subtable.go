@@ -24,11 +24,16 @@ type listEntry[T any] struct {
 	st     *subtable[T]
 }
 
+// sigWord is one nonzero word of a subtable's mask and its index in the key.
+type sigWord struct {
+	i uint32
+	m uint64
+}
+
 // subtable holds every rule with one mask.
 type subtable[T any] struct {
 	// Read by lookups; fixed at creation.
-	idx  []uint8  // indexes of the mask's nonzero words
-	mw   []uint64 // the mask's nonzero words, parallel to idx
+	sig  []sigWord // the mask's nonzero words: all a lookup hashes and compares
 	tab  atomic.Pointer[table[T]]
 	mask flow.Mask
 
@@ -44,8 +49,7 @@ func newSubtable[T any](m *flow.Mask) *subtable[T] {
 	st := &subtable[T]{mask: *m}
 	for i, w := range m.Words() {
 		if w != 0 {
-			st.idx = append(st.idx, uint8(i))
-			st.mw = append(st.mw, w)
+			st.sig = append(st.sig, sigWord{uint32(i), w})
 		}
 	}
 	st.tab.Store(newTable[T](minSlots))
@@ -77,9 +81,8 @@ func finish(h uint64) uint64 {
 // hashKey hashes the masked words of k under st's mask.
 func (st *subtable[T]) hashKey(kw *[flow.KeyWords]uint64) uint64 {
 	h := uint64(hashSeed)
-	mw := st.mw
-	for j, i := range st.idx {
-		h = mix(h, kw[i]&mw[j])
+	for _, s := range st.sig {
+		h = mix(h, kw[s.i]&s.m)
 	}
 	return finish(h)
 }
@@ -87,17 +90,16 @@ func (st *subtable[T]) hashKey(kw *[flow.KeyWords]uint64) uint64 {
 // hashMatch hashes an already masked key.
 func (st *subtable[T]) hashMatch(kw *[flow.KeyWords]uint64) uint64 {
 	h := uint64(hashSeed)
-	for _, i := range st.idx {
-		h = mix(h, kw[i])
+	for _, s := range st.sig {
+		h = mix(h, kw[s.i])
 	}
 	return finish(h)
 }
 
 // matches reports whether k, masked by st's mask, equals the rule key rk.
 func (st *subtable[T]) matches(kw, rk *[flow.KeyWords]uint64) bool {
-	mw := st.mw
-	for j, i := range st.idx {
-		if kw[i]&mw[j] != rk[i] {
+	for _, s := range st.sig {
+		if kw[s.i]&s.m != rk[s.i] {
 			return false
 		}
 	}
