@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"runtime"
 	"testing"
 )
 
@@ -31,6 +32,7 @@ func bigDB(b *testing.B, n int) (*RPDB, []netip.Addr) {
 	for i := range dsts {
 		dsts[i] = netip.AddrFrom4([4]byte{byte(11 + rng.IntN(200)), byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32())})
 	}
+	runtime.GC()
 	return db, dsts
 }
 

@@ -40,10 +40,10 @@ func (tx *Tx) DelRoute(s Selector) (Route, error) {
 		}
 		s.DevIndex = idx
 	}
-	t, ok := tx.tables[s.Table]
-	if !ok {
+	if _, ok := tx.tables[s.Table]; !ok {
 		return Route{}, extack(syscall.ESRCH, "FIB table does not exist")
 	}
+	t := tx.writable(s.Table)
 	nl, gone, err := t.get(s.Dst).remove(&s)
 	if err != nil {
 		return Route{}, err

@@ -137,6 +137,7 @@ type Tx struct {
 	byName  map[string]int
 	snap    *snapshot // the state the Tx started from
 	created []TableID // tables this Tx created
+	writes  map[TableID]int
 }
 
 // Update runs fn as one transaction and publishes the result atomically
@@ -149,6 +150,7 @@ func (db *RPDB) Update(fn func(tx *Tx) error) error {
 		rules:   slices.Clone(ruleList(old.rules)),
 		tables:  make(map[TableID]*table, len(old.tables)),
 		private: map[*table]bool{},
+		writes:  map[TableID]int{},
 		links:   old.links,
 		snap:    old,
 	}
@@ -291,9 +293,31 @@ func (tx *Tx) tableFor(id TableID) *table {
 	return t
 }
 
+// bulkWrites is the number of copy-on-write changes to one published
+// table after which a transaction clones the table once and then changes
+// its private copy in place: bulk loads cost O(n), not O(n) garbage tries.
+const bulkWrites = 64
+
+// writable returns the table with id for a change, cloning it into a
+// private copy once a transaction has changed it often enough.
+func (tx *Tx) writable(id TableID) *table {
+	t := tx.tableFor(id)
+	if tx.private[t] {
+		return t
+	}
+	tx.writes[id]++
+	if tx.writes[id] < bulkWrites {
+		return t
+	}
+	c := &table{id: t.id, n: t.n, trie: t.trie.Clone()}
+	tx.tables[id] = c
+	tx.private[c] = true
+	return c
+}
+
 // insert places an already validated route.
 func (tx *Tx) insert(r Route, op insertOp) error {
-	t := tx.tableFor(r.Table)
+	t := tx.writable(r.Table)
 	old := t.get(r.Dst)
 	nl, err := old.insert(r, op)
 	if err != nil {
