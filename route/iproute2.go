@@ -226,7 +226,8 @@ func ParseRuleCommand(args []string) (RuleCommand, error) {
 	case "del", "delete", "d":
 		c.Verb = "del"
 		if len(args) == 1 {
-			return c, fmt.Errorf(`"ip rule del" requires arguments.`) //nolint:staticcheck // iproute2's text
+			//lint:ignore ST1005 iproute2 prints this text
+			return c, fmt.Errorf(`"ip rule del" requires arguments.`)
 		}
 	default:
 		return c, fmt.Errorf("rule: unknown command %q", args[0])
@@ -496,7 +497,8 @@ func (db *RPDB) Resolve(g GetCommand) (Query, error) {
 		}
 		i, ok := s.byName[p.name]
 		if !ok {
-			return q, fmt.Errorf("Cannot find device %q", p.name) //nolint:staticcheck // iproute2's text
+			//lint:ignore ST1005 iproute2 prints this text
+			return q, fmt.Errorf("Cannot find device %q", p.name)
 		}
 		*p.idx = i
 	}

@@ -36,7 +36,8 @@ func (tx *Tx) DelRoute(s Selector) (Route, error) {
 	if s.Dev != "" && s.DevIndex == 0 {
 		idx, ok := tx.byName[s.Dev]
 		if !ok {
-			return Route{}, fmt.Errorf("Cannot find device %q", s.Dev) //nolint:staticcheck // iproute2's text
+			//lint:ignore ST1005 iproute2 prints this text
+			return Route{}, fmt.Errorf("Cannot find device %q", s.Dev)
 		}
 		s.DevIndex = idx
 	}
@@ -79,7 +80,8 @@ func (tx *Tx) change(r Route, op insertOp) error {
 	if r.Dev != "" && r.DevIndex == 0 {
 		idx, ok := tx.byName[r.Dev]
 		if !ok {
-			return fmt.Errorf("Cannot find device %q", r.Dev) //nolint:staticcheck // iproute2's text
+			//lint:ignore ST1005 iproute2 prints this text
+			return fmt.Errorf("Cannot find device %q", r.Dev)
 		}
 		r.DevIndex = idx
 	}
