@@ -180,9 +180,9 @@ func (e *actionEncoder) resubmit(dst []byte, port uint32, table uint8) ([]byte, 
 	if !ok {
 		return dst, fmt.Errorf("openflow: resubmit port %d has no 16-bit number", port)
 	}
-	if table == TableAll {
-		return pad(put16(nxHeader(dst, 16, nxastResubmit), p), 4), nil
-	}
+	// Open vSwitch encodes every resubmit it parses from text as
+	// RESUBMIT_TABLE (table 255 = this table); plain RESUBMIT is only
+	// decoded.
 	return pad(append(put16(nxHeader(dst, 16, nxastResubmitTable), p), table), 3), nil
 }
 
@@ -208,9 +208,7 @@ func (e *actionEncoder) modField(dst []byte, a *Action) ([]byte, error) {
 	v := a.Value
 	switch a.Type {
 	case ActModNwTos:
-		if e.version != Version10 {
-			f, v = flow.FieldIPDSCP, flow.U64(v.Uint64()>>2&0x3f)
-		}
+		f, v = flow.FieldIPDSCP, flow.U64(v.Uint64()>>2&0x3f)
 	case ActModTpSrc, ActModTpDst:
 		if e.version != Version10 {
 			var err error
@@ -219,13 +217,13 @@ func (e *actionEncoder) modField(dst []byte, a *Action) ([]byte, error) {
 			}
 		}
 	case ActModVlanVID, ActModVlanPCP:
+		if a.Type == ActModVlanVID {
+			v = flow.U64(v.Uint64()&flow.VlanVIDMask | flow.VlanCFI)
+		}
 		if e.version != Version10 {
 			if !e.tagged {
 				dst = pad(put16(act8(dst, at13PushVlan), flow.EthTypeVLAN), 2)
 				e.tagged = true
-			}
-			if a.Type == ActModVlanVID {
-				v = flow.U64(v.Uint64()&flow.VlanVIDMask | flow.VlanCFI)
 			}
 		}
 	}
@@ -268,15 +266,15 @@ func (e *actionEncoder) setField(dst []byte, f flow.Field, v, mask flow.Value) (
 	if !f.Valid() {
 		return dst, fmt.Errorf("openflow: set_field of invalid field %d", f)
 	}
-	if _, _, ok := oxmHeaderFor(f); !ok {
-		return dst, fmt.Errorf("openflow: field %v has no OXM or NXM encoding", f)
-	}
 	full := f.FullMask()
 	exact := mask.IsZero() || mask == full
 	if e.version == Version10 && exact {
 		if out, ok := legacySetField10(dst, f, v); ok {
 			return out, nil
 		}
+	}
+	if _, _, ok := oxmHeaderFor(f); !ok {
+		return dst, fmt.Errorf("openflow: field %v has no OXM or NXM encoding", f)
 	}
 	if e.version != Version10 && exact {
 		start := len(dst)

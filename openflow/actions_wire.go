@@ -262,6 +262,9 @@ func decodeSetField(b []byte, maskOK bool) (Action, error) {
 		return Action{}, errorf(ErrBadAction, BACBadSetArgument, "set_field %v with a mask", f)
 	}
 	if err := checkOXMValue(f, &t); err != nil {
+		if _, code, _ := ErrorCodeOf(err); code == BMCBadLen {
+			return Action{}, errorf(ErrBadAction, BACBadSetLen, "set_field: %v", err)
+		}
 		return Action{}, errorf(ErrBadAction, BACBadSetArgument, "set_field: %v", err)
 	}
 	a := Action{Type: ActSetField, Dst: flow.Whole(f), Value: flow.Bytes(t.value)}

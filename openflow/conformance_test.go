@@ -61,7 +61,7 @@ var osKenRejected = map[string]string{
 // bytes because our encoding is canonical where theirs is not; for them the
 // test checks that our bytes decode to the same value instead.
 var osKenReordered = map[string]string{
-	"1-2-ofp_flow_mod.packet":   "wildcards write nw_src/nw_dst as 63; OVS (and we) write 32",
+	"1-2-ofp_flow_mod.packet":  "wildcards write nw_src/nw_dst as 63; OVS (and we) write 32",
 	"4-4-ofp_packet_in.packet": "OXM fields not in Open vSwitch's canonical order",
 }
 

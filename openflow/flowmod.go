@@ -234,7 +234,7 @@ func (p *PacketIn) Append(dst []byte, version uint8, xid uint32) ([]byte, error)
 	} else {
 		dst = put64(append(put16(put32(dst, p.BufferID), p.TotalLen), p.Reason, p.Table), p.Cookie)
 		m := p.Match
-		if !m.Has(flow.FieldInPort) {
+		if !m.Has(flow.FieldInPort) && p.InPort != 0 {
 			m.Set(flow.FieldInPort, flow.U64(uint64(p.InPort)))
 		}
 		if dst, err = appendMatch13(dst, &m); err != nil {

@@ -66,8 +66,14 @@ func decodeInstructions(b []byte, acts []Action) ([]Action, error) {
 }
 
 func instStage(t uint16, n int) (int, error) {
-	fixed := map[uint16]int{instGotoTable: 8, instWriteMetadata: 24, instClearActions: 8, instMeter: 8}
-	if want, ok := fixed[t]; ok && n != want {
+	want := 0
+	switch t {
+	case instGotoTable, instClearActions, instMeter:
+		want = 8
+	case instWriteMetadata:
+		want = 24
+	}
+	if want != 0 && n != want {
 		return 0, errorf(ErrBadInstruction, BICBadLen, "instruction type %d has length %d, want %d", t, n, want)
 	}
 	switch t {
@@ -165,7 +171,9 @@ func appendInstructions(dst []byte, acts []Action, m *flow.Match) ([]byte, error
 			for j < len(acts) && actionStage(acts[j].Type) == stageApply {
 				j++
 			}
-			dst, err = appendActionsInst(dst, instApplyActions, &e, acts[i:j])
+			if dst, err = appendActionsInst(dst, instApplyActions, &e, acts[i:j]); err != nil {
+				return dst, err
+			}
 			i = j
 			continue
 		}

@@ -225,7 +225,8 @@ func encodeVLAN10(w uint32, b *[match10Len]byte, m *flow.Match, shadow *flow.Mat
 	case mask == 0xffff && tci == 0:
 		binary.BigEndian.PutUint16(b[m10DlVlan:], vlan10None)
 		shadow.Mask.VlanTCI = 0xffff
-		return w &^ (fw10DlVlan)
+		// Open vSwitch also writes the PCP as exact (0) for OFP_VLAN_NONE.
+		return w &^ (fw10DlVlan | fw10DlVlanPCP)
 	}
 	if mask&flow.VlanCFI == 0 || tci&flow.VlanCFI == 0 {
 		return w // left for the shadow check to report
