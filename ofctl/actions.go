@@ -241,13 +241,13 @@ func parseSimpleAction(key, value string, names PortNamer, nested bool) (openflo
 		}
 		return noArg(openflow.ActClearActions)
 	}
+	if strings.EqualFold(key, "CONTROLLER") {
+		// "CONTROLLER:N" is how dump-flows prints controller:N.
+		return parseController(value, false)
+	}
 	if value == "" {
 		if p, ok := parsePort(key, names); ok {
-			a.Type, a.Port = openflow.ActOutput, p
-			if p == openflow.PortController {
-				a.MaxLen = openflow.ControllerMaxLen
-			}
-			return a, nil
+			return outputTo(p), nil
 		}
 	}
 	return a, errorf("unknown action %q%s", key, suggest(key, actionWords))
@@ -326,11 +326,17 @@ func parseOutput(value string, paren bool, names PortNamer) (openflow.Action, er
 	if !ok {
 		return a, errorf("output: %q: output to unknown port", value)
 	}
-	a.Port = port
-	if port == openflow.PortController {
-		a.MaxLen = openflow.ControllerMaxLen
+	return outputTo(port), nil
+}
+
+// outputTo is output to a port; output to the controller port is the
+// controller action (the two print alike, as CONTROLLER:65535), so the model
+// has one way to say it.
+func outputTo(p uint32) openflow.Action {
+	if p == openflow.PortController {
+		return openflow.Action{Type: openflow.ActController, MaxLen: openflow.ControllerMaxLen, Reason: reasonAction}
 	}
-	return a, nil
+	return openflow.Action{Type: openflow.ActOutput, Port: p}
 }
 
 // packet-in reasons (OpenFlow 1.3 §7.4.1 ofp_packet_in_reason), by the names

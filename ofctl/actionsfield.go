@@ -135,7 +135,7 @@ func appendSetField(b []byte, a *openflow.Action, names PortNamer, mode fmtMode,
 		if out, ok := appendOF10Set(b, f, a.Value); ok {
 			return out
 		}
-		return appendLoad(b, a.Value, flow.Whole(f))
+		return appendMaskedLoads(b, f, a.Value, f.FullMask())
 	}
 	b = append(b, "set_field:"...)
 	b = appendFieldValue(b, f, a.Value, names)
@@ -186,8 +186,9 @@ func appendMaskedLoads(b []byte, f flow.Field, v, mask flow.Value) []byte {
 			ofs++
 			continue
 		}
+		// NXAST_REG_LOAD carries at most 64 bits of value.
 		end := ofs
-		for end < width && bitAt(mask, end) == 1 {
+		for end < width && end-ofs < 64 && bitAt(mask, end) == 1 {
 			end++
 		}
 		if !first {

@@ -136,11 +136,8 @@ func appendAction(b []byte, a *openflow.Action, names PortNamer, mode fmtMode, c
 	case openflow.ActDecMPLSTTL:
 		return append(b, "dec_mpls_ttl"...)
 	case openflow.ActSetMPLSTTL:
-		if mode == modeOF13 {
-			b = appendNum(b, "set_mpls_ttl(", uint64(a.TTL))
-			return append(b, ')')
-		}
-		return appendNum(b, "set_mpls_ttl:", uint64(a.TTL))
+		b = appendNum(b, "set_mpls_ttl(", uint64(a.TTL))
+		return append(b, ')')
 	case openflow.ActResubmit:
 		return appendResubmit(b, a.Port, a.Table, names)
 	case openflow.ActNote:

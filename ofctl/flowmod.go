@@ -2,8 +2,8 @@ package ofctl
 
 import (
 	"math"
-	"time"
 	"strconv"
+	"time"
 
 	"tapestry/flow"
 	"tapestry/openflow"

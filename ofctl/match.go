@@ -2,6 +2,7 @@ package ofctl
 
 import (
 	"math"
+	"math/bits"
 
 	"tapestry/flow"
 	"tapestry/openflow"
@@ -307,12 +308,14 @@ func (mp *matchParser) checkPrereqs() error {
 	m := &mp.m
 	dl, dlOK := exact16(m.Key.DlType, m.Mask.DlType)
 	nw, nwOK := m.Key.NwProto, m.Mask.NwProto == 0xff
-	for _, f := range flow.All() {
-		if mp.named[f/64]&(1<<(f%64)) == 0 {
-			continue
-		}
-		if ok, need := prereqOK(f, dl, dlOK, nw, nwOK); !ok {
-			return errorf("field %q requires %s", f.String(), need)
+	for w, word := range mp.named {
+		for word != 0 {
+			bit := bits.TrailingZeros64(word)
+			word &^= 1 << bit
+			f := flow.Field(w*64 + bit)
+			if ok, need := prereqOK(f, dl, dlOK, nw, nwOK); !ok {
+				return errorf("field %q requires %s", f.String(), need)
+			}
 		}
 	}
 	return nil

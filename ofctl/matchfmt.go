@@ -281,17 +281,17 @@ func appendU16Masked(b []byte, name string, v, m uint16) []byte {
 	return append(b, ',')
 }
 
-// appendU32Masked prints name=0xV[/0xM].
+// appendU32Masked prints name=0xV[/0xM] in C's "%#x" style, so zero is "0".
 func appendU32Masked(b []byte, name string, v, m uint32) []byte {
 	if m == 0 {
 		return b
 	}
 	b = append(b, name...)
-	b = append(b, "=0x"...)
-	b = strconv.AppendUint(b, uint64(v), 16)
+	b = append(b, '=')
+	b = appendCHex(b, uint64(v))
 	if m != ^uint32(0) {
-		b = append(b, "/0x"...)
-		b = strconv.AppendUint(b, uint64(m), 16)
+		b = append(b, '/')
+		b = appendCHex(b, uint64(m))
 	}
 	return append(b, ',')
 }

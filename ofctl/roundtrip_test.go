@@ -75,7 +75,7 @@ func TestFormatActions(t *testing.T) {
 		{"drop", "drop"},
 		{"output:2", "output:2"},
 		{"tpcp2", "output:2"},
-		{"normal,IN_PORT,controller,output:CONTROLLER", "NORMAL,IN_PORT,CONTROLLER:65535,CONTROLLER:65535"},
+		{"normal,IN_PORT,controller,output:CONTROLLER,CONTROLLER:5", "NORMAL,IN_PORT,CONTROLLER:65535,CONTROLLER:65535,CONTROLLER:5"},
 		{"resubmit(,1),resubmit:3,resubmit(4,5)", "resubmit(,1),resubmit:3,resubmit(4,5)"},
 		{"load:0x1->reg0[],set_field:0x5->reg1,move:reg0[0..3]->reg1[4..7]", "load:0x1->NXM_NX_REG0[],set_field:0x5->reg1,move:NXM_NX_REG0[0..3]->NXM_NX_REG1[4..7]"},
 		{"set_field:1.2.3.4/255.255.0.0->ip_src", "set_field:1.2.0.0/255.255.0.0->ip_src"},

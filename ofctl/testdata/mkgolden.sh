@@ -9,12 +9,13 @@
 #
 # Record format (one blank line between records):
 #   flow <input line>
-#   add  OpenFlow13|OpenFlow10|ERROR <message>   (version the flow went in with)
+#   add10 ok|ERROR <message>       (ovs-ofctl add-flow, OpenFlow 1.0 + NXM)
 #   of10 <dump-flows --no-stats line>            (or "ERROR <message>")
-#   of13 <dump-flows -O OpenFlow13 --no-stats line>
 #   of10s <dump-flows line with stats>
-#   of13s <dump-flows -O OpenFlow13 line with stats>
 #   names <dump-flows --names --no-stats line>
+#   add13 ok|ERROR <message>       (ovs-ofctl -O OpenFlow13 add-flow)
+#   of13 <dump-flows -O OpenFlow13 --no-stats line>
+#   of13s <dump-flows -O OpenFlow13 line with stats>
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 base=/tmp/tpc-ovs
@@ -50,22 +51,29 @@ grep -v '^#' "$here/flows.txt" | while IFS= read -r flow; do
   [ -n "$flow" ] || continue
   ovs-ofctl del-flows tpcbr
   printf 'flow %s\n' "$flow" >> "$out"
-  if msg=$(ovs-ofctl -O OpenFlow13 add-flow tpcbr "$flow" 2>&1); then
-    echo "add OpenFlow13" >> "$out"
-  elif msg=$(ovs-ofctl add-flow tpcbr "$flow" 2>&1); then
-    echo "add OpenFlow10" >> "$out"
+  # Each version gets its own add, so that a dump shows what a flow added
+  # with that version reads back as (OVS keeps actions as they arrived).
+  if msg=$(ovs-ofctl add-flow tpcbr "$flow" 2>&1); then
+    echo "add10 ok" >> "$out"
+    {
+      one of10 ovs-ofctl --no-stats dump-flows tpcbr
+      one of10s ovs-ofctl dump-flows tpcbr
+      one names ovs-ofctl --names --no-stats dump-flows tpcbr
+    } >> "$out"
   else
-    printf 'add ERROR %s\n\n' "$(echo "$msg" | grep '^ovs-ofctl:' | tail -1)" >> "$out"
-    continue
+    printf 'add10 ERROR %s\n' "$(echo "$msg" | grep -v '^[0-9a-f]\{8\} ' | tail -1)" >> "$out"
   fi
-  {
-    one of10 ovs-ofctl --no-stats dump-flows tpcbr
-    one of13 ovs-ofctl -O OpenFlow13 --no-stats dump-flows tpcbr
-    one of10s ovs-ofctl dump-flows tpcbr
-    one of13s ovs-ofctl -O OpenFlow13 dump-flows tpcbr
-    one names ovs-ofctl --names --no-stats dump-flows tpcbr
-    echo
-  } >> "$out"
+  ovs-ofctl del-flows tpcbr
+  if msg=$(ovs-ofctl -O OpenFlow13 add-flow tpcbr "$flow" 2>&1); then
+    echo "add13 ok" >> "$out"
+    {
+      one of13 ovs-ofctl -O OpenFlow13 --no-stats dump-flows tpcbr
+      one of13s ovs-ofctl -O OpenFlow13 dump-flows tpcbr
+    } >> "$out"
+  else
+    printf 'add13 ERROR %s\n' "$(echo "$msg" | grep -v '^[0-9a-f]\{8\} ' | tail -1)" >> "$out"
+  fi
+  echo >> "$out"
 done
 ovs-ofctl del-flows tpcbr
 if [ "$started" = 1 ]; then
