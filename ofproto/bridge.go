@@ -91,6 +91,7 @@ type Bridge struct {
 	// every Flow's non-atomic fields.
 	mu     sync.Mutex
 	timed  map[*Flow]struct{} // flows with an idle or hard timeout
+	slab   flowSlab           // allocation for the FlowMods batch in progress
 	closed bool
 	wg     sync.WaitGroup // receive goroutines
 }

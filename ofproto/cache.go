@@ -24,18 +24,31 @@ import (
 // generation; the first install at a newer generation drops them all.
 
 // mfEntry is a cached forwarding decision.
+//
+// Statistics follow Open vSwitch's pull model: the fast path counts packets
+// on the entry (one set of atomic adds per run of packets), and
+// Bridge.syncStats later credits the flows and tables the entry was derived
+// from with what they have not been credited yet.
 type mfEntry struct {
-	key   flow.Key // masked by mask
-	mask  flow.Mask
 	hash  uint64
 	gen   uint64
 	ops   []op
-	flows []*Flow     // flows credited for each packet
-	hits  []tableHit  // table lookups credited for each packet
-	why   dropReason  // why nothing was output, when nothing was
-	final flow.Key    // the key after the actions (for traces)
-	nout  int         // number of outputs and packet-ins
-	nmods int         // number of frame rewrites
+	nout  int        // number of outputs and packet-ins
+	nmods int        // number of frame rewrites
+	why   dropReason // why nothing was output, when nothing was
+	key   flow.Key   // masked by mask
+
+	packets atomic.Uint64
+	bytes   atomic.Uint64
+	used    atomic.Int64
+
+	mask  *flow.Mask
+	flows []*Flow    // flows credited for each packet
+	hits  []tableHit // table lookups credited for each packet
+	final *flow.Key  // the key after the actions (traces only)
+
+	// Guarded by megaflowCache.mu: what syncStats has credited so far.
+	syncedPkts, syncedBytes uint64
 }
 
 // finish computes which outputs must copy the frame: those followed by a
@@ -67,15 +80,19 @@ func (e *mfEntry) finish(why dropReason) {
 const maxMegaflows = 200000
 
 type megaflowCache struct {
-	mu  sync.Mutex // serializes installers
+	mu  sync.Mutex // serializes installers and stats syncs
 	cur atomic.Pointer[mfGen]
+	// retired holds entries no longer in cur whose statistics are not
+	// fully synced yet. Guarded by mu.
+	retired []*mfEntry
 }
 
 // mfGen is the cache's content for one bridge generation.
 type mfGen struct {
 	gen  uint64
 	subs atomic.Pointer[[]*mfSub]
-	n    int // entries; guarded by megaflowCache.mu
+	n    int        // entries; guarded by megaflowCache.mu
+	all  []*mfEntry // every entry, for stats syncs; guarded by megaflowCache.mu
 }
 
 // mfSub holds the entries of one mask.
@@ -156,15 +173,19 @@ func (c *megaflowCache) install(e *mfEntry, gen uint64) *mfEntry {
 	defer c.mu.Unlock()
 	g := c.cur.Load()
 	if g != nil && g.gen > gen {
+		c.retired = append(c.retired, e) // used once, then synced
 		return e
 	}
 	if g == nil || g.gen != gen || g.n >= maxMegaflows {
+		if g != nil {
+			c.retired = append(c.retired, g.all...)
+		}
 		g = &mfGen{gen: gen}
 		empty := []*mfSub{}
 		g.subs.Store(&empty)
 		c.cur.Store(g)
 	}
-	s := g.sub(&e.mask)
+	s := g.sub(e.mask)
 	kw := e.key.Words()
 	e.hash = s.hash(kw)
 	if old := s.find(kw); old != nil {
@@ -172,7 +193,51 @@ func (c *megaflowCache) install(e *mfEntry, gen uint64) *mfEntry {
 	}
 	s.insert(e)
 	g.n++
+	g.all = append(g.all, e)
 	return e
+}
+
+// syncStats credits flows, tables and drop counters with the packets the
+// cached entries counted since the last sync. Entries of older generations
+// are synced one last time and forgotten; a packet still in flight through
+// such an entry at that moment is not counted.
+func (b *Bridge) syncStats() {
+	c := &b.mf
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.retired {
+		b.syncEntry(e)
+	}
+	clear(c.retired)
+	c.retired = c.retired[:0]
+	if g := c.cur.Load(); g != nil {
+		for _, e := range g.all {
+			b.syncEntry(e)
+		}
+	}
+}
+
+func (b *Bridge) syncEntry(e *mfEntry) {
+	p, by := e.packets.Load(), e.bytes.Load()
+	dp, db := p-e.syncedPkts, by-e.syncedBytes
+	if dp == 0 {
+		return
+	}
+	e.syncedPkts, e.syncedBytes = p, by
+	used := e.used.Load()
+	for _, f := range e.flows {
+		f.credit(dp, db, used)
+	}
+	for _, h := range e.hits {
+		t := &b.tables[h.table]
+		t.lookups.Add(dp)
+		if h.matched {
+			t.matches.Add(dp)
+		}
+	}
+	if e.why != 0 {
+		b.drops[e.why].Add(dp)
+	}
 }
 
 // sub returns the subtable for mask, creating it. Called with the cache
@@ -230,7 +295,8 @@ func (t *mfTable) put(e *mfEntry) {
 	}
 }
 
-// Len returns the number of megaflows currently cached.
+// MegaflowCount returns the number of megaflows currently cached (for
+// ovs-appctl dpctl/dump-flows-like reporting).
 func (b *Bridge) MegaflowCount() int {
 	b.mf.mu.Lock()
 	defer b.mf.mu.Unlock()
@@ -258,26 +324,27 @@ func finishHash(h uint64) uint64 {
 	return h
 }
 
-// hashKey hashes a whole key for the exact-match cache, four lanes at a time
-// so that the multiplies overlap.
+// hashKey hashes a whole key for the exact-match cache: four independent
+// multiply lanes so that the multiplies overlap, then one finalizer.
 func hashKey(k *flow.Key) uint64 {
+	const m = 0x9e3779b97f4a7c15
 	w := k.Words()
 	var a, b, c, d uint64 = 1, 2, 3, 4
 	i := 0
 	for ; i+4 <= len(w); i += 4 {
-		a = mixWord(a, w[i])
-		b = mixWord(b, w[i+1])
-		c = mixWord(c, w[i+2])
-		d = mixWord(d, w[i+3])
+		a = (a ^ w[i]) * m
+		b = (b ^ w[i+1]) * m
+		c = (c ^ w[i+2]) * m
+		d = (d ^ w[i+3]) * m
 	}
 	for ; i < len(w); i++ {
-		a = mixWord(a, w[i])
+		a = (a ^ w[i]) * m
 	}
 	return finishHash(a ^ bits.RotateLeft64(b, 17) ^ bits.RotateLeft64(c, 29) ^ bits.RotateLeft64(d, 43))
 }
 
 // emcSize is the number of exact-match cache slots per receive goroutine.
-const emcSize = 4096
+const emcSize = 2048
 
 type emcSlot struct {
 	hash uint64
@@ -298,7 +365,18 @@ func (c *emc) lookup(k *flow.Key, h, gen uint64) *mfEntry {
 	return nil
 }
 
-func (c *emc) insert(k *flow.Key, h uint64, e *mfEntry) {
+// emcInsertInv is the inverse probability of inserting a megaflow hit into
+// the EMC when its slot holds a live entry, as Open vSwitch's
+// other_config:emc-insert-inv-prob (default 100): with more active flows than
+// slots, always inserting would only thrash the cache.
+const emcInsertInv = 100
+
+func (c *emc) insert(k *flow.Key, h, gen uint64) bool {
+	s := &c.slots[h&(emcSize-1)]
+	return s.e == nil || s.e.gen != gen
+}
+
+func (c *emc) put(k *flow.Key, h uint64, e *mfEntry) {
 	s := &c.slots[h&(emcSize-1)]
 	s.hash, s.e, s.key = h, e, *k
 }

@@ -17,7 +17,7 @@ import (
 func (tb *testBridge) slowForward(in uint32, frame []byte) map[uint32][][]byte {
 	var k flow.Key
 	off := flow.Extract(frame, in, &k)
-	e := tb.translate(&k, tb.now().UnixNano(), false, nil)
+	e := tb.translate(&k, tb.now().UnixNano(), true, nil)
 	e.finish(0)
 	pr := newProc(tb.Bridge, tb.ports.Load().byNo(in), in, false)
 	buf := make([]byte, link.Headroom+len(frame))
@@ -70,7 +70,7 @@ func (g randFlows) actions(table int) string {
 		if acts != "" {
 			acts += ","
 		}
-		acts += g.pick("output:1", "output:2", "output:3", "in_port", "FLOOD", "drop",
+		acts += g.pick("output:1", "output:2", "output:3", "in_port", "FLOOD", "note:00",
 			"mod_dl_src:00:00:00:00:00:0c", "mod_vlan_vid:7", "strip_vlan", "load:0x1->NXM_NX_REG0[]",
 			"load:0x2->NXM_NX_REG0[]", "mod_nw_dst:10.0.1.1", "dec_ttl", "mod_tp_dst:8080",
 			"resubmit(,2)", "resubmit(2,1)", "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[]", "set_field:5->reg1")
@@ -212,7 +212,7 @@ func TestForwardingAllocs(t *testing.T) {
 		{"rewrite and two outputs", []string{"in_port=1 actions=output:3,mod_dl_src:00:00:00:00:00:0c,mod_nw_dst:10.9.9.9,dec_ttl,output:2"}},
 		{"vlan push", []string{"in_port=1 actions=mod_vlan_vid:10,output:2"}},
 		{"normal", []string{"actions=NORMAL"}},
-		{"three tables", []string{"in_port=1 actions=goto_table:1", "table=1,ip actions=resubmit(,2)", "table=2,nw_dst=10.0.0.2 actions=output:2"}},
+		{"three tables", []string{"in_port=1 actions=goto_table:1", "table=1,ip actions=resubmit(,2)", "table=2,ip,nw_dst=10.0.0.2 actions=output:2"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

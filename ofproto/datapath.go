@@ -97,6 +97,9 @@ var dropNames = [numDropReasons]string{
 
 // DropStats returns the bridge's drop counters by reason.
 func (b *Bridge) DropStats() map[string]uint64 {
+	b.mu.Lock()
+	b.syncStats()
+	b.mu.Unlock()
 	out := make(map[string]uint64)
 	for r := dropReason(1); r < numDropReasons; r++ {
 		if n := b.drops[r].Load(); n > 0 {
@@ -114,29 +117,30 @@ type outQueue struct {
 
 // proc is a receive goroutine's private state.
 type proc struct {
-	b      *Bridge
-	in     *port
-	inNo   uint32
-	bufs   [][]byte
-	sizes  []int
-	key    flow.Key
-	emc    *emc
-	outs   []outQueue
-	arena  []byte
-	used   int
-	now    int64
-	run    *mfEntry // entry of the current run of packets
-	runN   uint64
-	runLen uint64
+	b       *Bridge
+	in      *port
+	inNo    uint32
+	bufs    [][]byte
+	sizes   []int
+	key     flow.Key
+	emc     *emc
+	outs    []outQueue
+	arena   []byte
+	used    int
+	now     int64
+	emcTick uint32
+	wantEMC bool     // allocate the EMC and arena on the first batch
+	run     *mfEntry // entry of the current run of packets
+	runN    uint64
+	runLen  uint64
 }
 
 // arenaSize bounds the frame copies one batch makes before it flushes.
 const arenaSize = 256 << 10
 
 func newProc(b *Bridge, in *port, inNo uint32, withEMC bool) *proc {
-	pr := &proc{b: b, in: in, inNo: inNo, arena: make([]byte, arenaSize)}
+	pr := &proc{b: b, in: in, inNo: inNo, wantEMC: withEMC}
 	if withEMC {
-		pr.emc = new(emc)
 		pr.bufs = make([][]byte, link.BatchSize)
 		pr.sizes = make([]int, link.BatchSize)
 		for i := range pr.bufs {
@@ -184,6 +188,11 @@ func (pr *proc) batch(n int) {
 		pr.b.drops[r].Add(uint64(n))
 		return
 	}
+	if pr.wantEMC && pr.emc == nil {
+		// An idle port costs only its receive buffers.
+		pr.emc = new(emc)
+		pr.arena = make([]byte, arenaSize)
+	}
 	pr.now = pr.b.now().UnixNano()
 	for i := 0; i < n; i++ {
 		pr.packet(pr.bufs[i], link.Headroom, link.Headroom+pr.sizes[i])
@@ -195,8 +204,12 @@ func (pr *proc) batch(n int) {
 func (pr *proc) packet(buf []byte, start, end int) {
 	b := pr.b
 	frame := buf[start:end]
-	pr.key = flow.Key{}
-	off := flow.Extract(frame, pr.inNo, &pr.key)
+	// Extract fills every packet field; the metadata fields start at zero
+	// for every packet.
+	k := &pr.key
+	k.Metadata, k.TunID, k.Regs = 0, 0, [flow.NumRegs]uint32{}
+	k.PktMark, k.CtMark, k.CtState, k.CtZone = 0, 0, 0, 0
+	off := flow.Extract(frame, pr.inNo, k)
 	gen := b.gen.Load()
 	var e *mfEntry
 	var h uint64
@@ -210,7 +223,10 @@ func (pr *proc) packet(buf []byte, start, end int) {
 			e = b.mf.install(b.translate(&pr.key, pr.now, true, nil), gen)
 		}
 		if pr.emc != nil && e.gen == gen {
-			pr.emc.insert(&pr.key, h, e)
+			pr.emcTick++
+			if pr.emc.insert(&pr.key, h, gen) || pr.emcTick%emcInsertInv == 0 {
+				pr.emc.put(&pr.key, h, e)
+			}
 		}
 	}
 	pr.credit(e, uint64(end-start))
@@ -236,19 +252,10 @@ func (pr *proc) flushCredit() {
 	if e == nil || pr.runN == 0 {
 		return
 	}
-	n, sz := pr.runN, pr.runLen
-	for _, f := range e.flows {
-		f.credit(n, sz, pr.now)
-	}
-	for _, h := range e.hits {
-		t := &pr.b.tables[h.table]
-		t.lookups.Add(n)
-		if h.matched {
-			t.matches.Add(n)
-		}
-	}
-	if e.why != 0 {
-		pr.b.drops[e.why].Add(n)
+	e.packets.Add(pr.runN)
+	e.bytes.Add(pr.runLen)
+	if e.used.Load() < pr.now {
+		e.used.Store(pr.now)
 	}
 	pr.run, pr.runN, pr.runLen = nil, 0, 0
 }
@@ -360,6 +367,9 @@ func rewrite(o *op, frame []byte, l3, l4 int) {
 // copyFrame copies frame into the batch's arena, flushing the queued
 // outputs first when the arena is full.
 func (pr *proc) copyFrame(frame []byte) []byte {
+	if pr.arena == nil {
+		pr.arena = make([]byte, max(2*len(frame), 2048))
+	}
 	if pr.used+len(frame) > len(pr.arena) {
 		pr.flushOutputs()
 		if len(frame) > len(pr.arena) {

@@ -23,6 +23,7 @@ type Flow struct {
 	importance uint16
 	created    int64 // unix nanoseconds; duration counts from here
 	modified   int64 // unix nanoseconds; the hard timeout counts from here
+	gone       bool  // removed or replaced
 
 	acts    atomic.Pointer[[]openflow.Action]
 	packets atomic.Uint64
@@ -99,6 +100,7 @@ func (t *table) lookup(k *flow.Key, wc *flow.Mask) *Flow {
 func (b *Bridge) TableStats() []openflow.TableStats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.syncStats()
 	out := make([]openflow.TableStats, len(b.tables))
 	for i := range b.tables {
 		t := &b.tables[i]
@@ -254,6 +256,7 @@ func hasGroup(acts []openflow.Action, group uint32) bool {
 func (b *Bridge) DumpFlows(filter openflow.FlowMod) []openflow.FlowStats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.syncStats()
 	now := b.now().UnixNano()
 	fs := b.selectFlows(&filter, false, true)
 	out := make([]openflow.FlowStats, len(fs))
@@ -267,6 +270,7 @@ func (b *Bridge) DumpFlows(filter openflow.FlowMod) []openflow.FlowStats {
 func (b *Bridge) Aggregate(filter openflow.FlowMod) openflow.AggregateStats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.syncStats()
 	var a openflow.AggregateStats
 	for _, f := range b.selectFlows(&filter, false, true) {
 		a.Packets += f.packets.Load()

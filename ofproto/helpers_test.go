@@ -208,14 +208,14 @@ func parseFlow(t testing.TB, line string, names ofctl.PortNamer) openflow.FlowMo
 }
 
 var (
-	macA = packet.MustMAC("00:00:00:00:00:0a")
-	macB = packet.MustMAC("00:00:00:00:00:0b")
-	macC = packet.MustMAC("00:00:00:00:00:0c")
+	macA  = packet.MustMAC("00:00:00:00:00:0a")
+	macB  = packet.MustMAC("00:00:00:00:00:0b")
+	macC  = packet.MustMAC("00:00:00:00:00:0c")
 	bcast = packet.MustMAC("ff:ff:ff:ff:ff:ff")
 )
 
-func ip(s string) netip.Addr      { return netip.MustParseAddr(s) }
-func ap(s string) netip.AddrPort  { return netip.MustParseAddrPort(s) }
+func ip(s string) netip.Addr     { return netip.MustParseAddr(s) }
+func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
 
 func icmp(src, dst packet.MAC) []byte {
 	return packet.ICMPEcho(src, dst, ip("10.0.0.1"), ip("10.0.0.2"), 7, 1, []byte("hello"), false)

@@ -12,7 +12,7 @@ type normalStep struct {
 	in   uint32
 	src  packet.MAC
 	dst  packet.MAC
-	vlan uint16 // 0: untagged; else the VID of the frame's tag
+	vlan uint16            // 0: untagged; else the VID of the frame's tag
 	want map[uint32]uint16 // port -> VID it must carry there (0: untagged)
 }
 

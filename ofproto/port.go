@@ -55,7 +55,7 @@ var (
 // portVLAN is a port's VLAN configuration for NORMAL, replaced as a whole.
 type portVLAN struct {
 	tag    uint16
-	trunks []uint16    // sorted; empty = all
+	trunks []uint16   // sorted; empty = all
 	allow  [64]uint64 // bitmap of VLANs a trunk carries
 }
 

@@ -154,12 +154,12 @@ func (b *Bridge) Trace(k flow.Key) *Trace {
 	tr := &Trace{Bridge: b.name, Flow: keyText(&k)}
 	t := &tracer{b: b, steps: &tr.Steps}
 	e := b.translate(&k, b.now().UnixNano(), false, t)
-	if e.final == k {
+	if *e.final == k {
 		tr.FinalFlow = "unchanged"
 	} else {
-		tr.FinalFlow = keyText(&e.final)
+		tr.FinalFlow = keyText(e.final)
 	}
-	tr.Megaflow = ofctl.FormatMatch(&flow.Match{Key: e.key, Mask: e.mask}, openflow.DefaultPriority, nil)
+	tr.Megaflow = ofctl.FormatMatch(&flow.Match{Key: e.key, Mask: *e.mask}, openflow.DefaultPriority, nil)
 	tr.DatapathActions = datapathActions(e.ops)
 	if e.why != 0 {
 		tr.Drop = dropNames[e.why]

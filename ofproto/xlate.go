@@ -63,6 +63,8 @@ type xlate struct {
 // (unmasked key; the caller masks it for the cache).
 func (b *Bridge) translate(k *flow.Key, now int64, mayLearn bool, tr *tracer) *mfEntry {
 	x := &xlate{b: b, ports: b.ports.Load(), now: now, mayLearn: mayLearn, key: *k, tr: tr}
+	// Every decision depends on the input port (output to it is skipped,
+	// NORMAL learns it), so megaflows always match it exactly.
 	x.wc.InPort = ^uint32(0)
 	x.table(0)
 	if x.failed == 0 && len(x.set) > 0 {
@@ -74,9 +76,11 @@ func (b *Bridge) translate(k *flow.Key, now int64, mayLearn bool, tr *tracer) *m
 		x.why = x.failed
 	}
 	e.ops = x.ops
-	e.mask = x.wc
+	e.mask = &x.wc
 	e.key = k.Masked(&x.wc)
-	e.final = x.key
+	if tr != nil {
+		e.final = &x.key
+	}
 	e.finish(x.why)
 	return e
 }
