@@ -1,0 +1,239 @@
+package netstack
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"tapestry/packet"
+)
+
+// PingOptions are ping(8)'s options.
+type PingOptions struct {
+	Dest      netip.Addr
+	Count     int           // -c, default 1
+	Interval  time.Duration // -i, default 1 s
+	Interface string        // -I
+	Mark      uint32        // -m
+	Size      int           // -s, default 56
+	TTL       int           // -t, default net.ipv4.ip_default_ttl
+	// Timeout is how long to wait for answers after the last request
+	// (-W), default 10 s.
+	Timeout time.Duration
+}
+
+// PingResult is what ping printed and counted.
+type PingResult struct {
+	Transmitted, Received, Errors int
+	RTTs                          []time.Duration
+	// Lines are iputils' output lines, header and statistics included.
+	Lines []string
+}
+
+// Ping sends ICMP echo requests from ns like iputils ping and collects
+// its output. In a namespace on a *VirtualClock it advances the clock
+// instead of sleeping, so a run takes no wall time.
+func Ping(ns *Namespace, o PingOptions) (PingResult, error) {
+	if o.Count <= 0 {
+		o.Count = 1
+	}
+	if o.Interval <= 0 {
+		o.Interval = time.Second
+	}
+	if o.Size <= 0 {
+		o.Size = 56
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	id, ch := ns.sockets.openPing()
+	defer ns.sockets.closePing(id)
+	r := PingResult{Lines: []string{fmt.Sprintf("PING %v (%v) %d(%d) bytes of data.", o.Dest, o.Dest, o.Size, o.Size+28)}}
+	st := pingState{ns: ns, ch: ch, o: o, r: &r, sent: map[uint16]time.Time{}, done: map[uint16]bool{}}
+	start := ns.clock.Now()
+	for seq := 1; seq <= o.Count; seq++ {
+		if err := st.send(id, uint16(seq)); err != nil {
+			if seq == 1 {
+				return r, fmt.Errorf("ping: connect: %w", err)
+			}
+			r.Lines = append(r.Lines, "ping: sendmsg: "+err.Error())
+		}
+		st.drain()
+		if seq < o.Count {
+			st.wait(o.Interval, false)
+		}
+	}
+	st.wait(o.Timeout, true)
+	elapsed := ns.clock.Now().Sub(start)
+	if st.lastEvent.After(start) {
+		elapsed = st.lastEvent.Sub(start)
+	}
+	r.Lines = append(append(r.Lines, ""), st.statistics(elapsed)...)
+	return r, nil
+}
+
+type pingState struct {
+	ns        *Namespace
+	ch        chan PingEvent
+	o         PingOptions
+	r         *PingResult
+	sent      map[uint16]time.Time
+	done      map[uint16]bool
+	lastEvent time.Time
+}
+
+func (s *pingState) send(id, seq uint16) error {
+	l4 := make([]byte, 8+s.o.Size)
+	m := packet.ICMPv4(l4)
+	m.SetType(packet.ICMPv4Echo)
+	m.SetID(id)
+	m.SetSeq(seq)
+	now := s.ns.clock.Now()
+	if s.o.Size >= 16 {
+		binary.LittleEndian.PutUint64(l4[8:], uint64(now.Unix()))
+		binary.LittleEndian.PutUint64(l4[16:], uint64(now.Nanosecond()/1000))
+	}
+	for i := 24; i < len(l4); i++ {
+		l4[i] = byte(i - 8)
+	}
+	m.SetChecksum(packet.Checksum(l4))
+	s.sent[seq] = now
+	s.r.Transmitted++
+	_, err := s.ns.Send(SendOptions{Dst: s.o.Dest, Proto: packet.ProtoICMP, TTL: uint8(s.o.TTL), Mark: s.o.Mark, Interface: s.o.Interface}, l4)
+	if err != nil {
+		s.r.Transmitted--
+		delete(s.sent, seq)
+	}
+	return err
+}
+
+// wait lets d pass (virtually or really) while collecting answers; with
+// untilDone it returns early once every request is answered.
+func (s *pingState) wait(d time.Duration, untilDone bool) {
+	if vc, ok := s.ns.clock.(*VirtualClock); ok {
+		for d > 0 && !(untilDone && s.allDone()) {
+			step := min(d, 10*time.Millisecond)
+			vc.Advance(step)
+			d -= step
+			s.drain()
+		}
+		return
+	}
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for !(untilDone && s.allDone()) {
+		select {
+		case ev := <-s.ch:
+			s.handle(ev)
+		case <-deadline.C:
+			return
+		}
+	}
+}
+
+func (s *pingState) allDone() bool { return len(s.done) >= len(s.sent) }
+
+func (s *pingState) drain() {
+	for {
+		select {
+		case ev := <-s.ch:
+			s.handle(ev)
+		default:
+			return
+		}
+	}
+}
+
+func (s *pingState) handle(ev PingEvent) {
+	at, ok := s.sent[ev.Seq]
+	if !ok || s.done[ev.Seq] {
+		return
+	}
+	s.done[ev.Seq] = true
+	s.lastEvent = ev.At
+	if ev.Type == packet.ICMPv4EchoReply {
+		rtt := ev.At.Sub(at)
+		s.r.Received++
+		s.r.RTTs = append(s.r.RTTs, rtt)
+		s.r.Lines = append(s.r.Lines, fmt.Sprintf("%d bytes from %v: icmp_seq=%d ttl=%d time=%s ms", ev.Size, ev.From, ev.Seq, ev.TTL, rttString(rtt)))
+		return
+	}
+	s.r.Errors++
+	s.r.Lines = append(s.r.Lines, fmt.Sprintf("From %v icmp_seq=%d %s", ev.From, ev.Seq, icmpText(ev.Type, ev.Code)))
+}
+
+// rttString formats like iputils: three decimals below 1 ms, two below
+// 10 ms, one below 100 ms, none above.
+func rttString(d time.Duration) string {
+	us := d.Microseconds()
+	switch {
+	case us >= 100000-50:
+		return strconv.FormatInt((us+500)/1000, 10)
+	case us >= 10000-5:
+		return fmt.Sprintf("%.1f", float64(us)/1000)
+	case us >= 1000:
+		return fmt.Sprintf("%.2f", float64(us)/1000)
+	}
+	return fmt.Sprintf("%.3f", float64(us)/1000)
+}
+
+// icmpText is iputils' pr_icmph text for an error.
+func icmpText(typ, code uint8) string {
+	switch typ {
+	case packet.ICMPv4Unreachable:
+		switch code {
+		case icmpNetUnreach:
+			return "Destination Net Unreachable"
+		case icmpHostUnreach:
+			return "Destination Host Unreachable"
+		case icmpProtUnreach:
+			return "Destination Protocol Unreachable"
+		case icmpPortUnreach:
+			return "Destination Port Unreachable"
+		case icmpFragNeeded:
+			return "Frag needed and DF set"
+		case icmpPktFiltered:
+			return "Packet filtered"
+		}
+		return fmt.Sprintf("Dest Unreachable, Bad Code: %d", code)
+	case packet.ICMPv4TimeExceed:
+		if code == 0 {
+			return "Time to live exceeded"
+		}
+		return "Frag reassembly time exceeded"
+	}
+	return fmt.Sprintf("Bad ICMP type: %d", typ)
+}
+
+func (s *pingState) statistics(elapsed time.Duration) []string {
+	r := s.r
+	lines := []string{fmt.Sprintf("--- %v ping statistics ---", s.o.Dest)}
+	loss := 0.0
+	if r.Transmitted > 0 {
+		loss = float64(r.Transmitted-r.Received) * 100 / float64(r.Transmitted)
+	}
+	errs := ""
+	if r.Errors > 0 {
+		errs = fmt.Sprintf(", +%d errors", r.Errors)
+	}
+	lines = append(lines, fmt.Sprintf("%d packets transmitted, %d received%s, %s%% packet loss, time %dms",
+		r.Transmitted, r.Received, errs, strconv.FormatFloat(loss, 'g', 6, 64), elapsed.Milliseconds()))
+	if r.Received > 0 {
+		var sum, sum2 float64
+		mn, mx := math.Inf(1), 0.0
+		for _, d := range r.RTTs {
+			ms := float64(d.Microseconds()) / 1000
+			sum += ms
+			sum2 += ms * ms
+			mn, mx = min(mn, ms), max(mx, ms)
+		}
+		n := float64(len(r.RTTs))
+		avg := sum / n
+		mdev := math.Sqrt(max(sum2/n-avg*avg, 0))
+		lines = append(lines, fmt.Sprintf("rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms", mn, avg, mx, mdev))
+	}
+	return lines
+}
