@@ -95,7 +95,7 @@ func (f *fakeBackend) Trace(_ context.Context, _ string, req TraceRequest) (Trac
 }
 
 // startServer serves fb on a real unix socket in a temp dir.
-func startServer(t *testing.T, fb *fakeBackend) *Client {
+func startServer(t testing.TB, fb *fakeBackend) *Client {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), SocketName)
 	srv, err := Listen(sock, Handler(fb, nil), nil)
@@ -360,6 +360,29 @@ func FuzzDecodeVsctlRequest(f *testing.F) {
 			if c.Name == "" {
 				t.Fatalf("accepted a command without a name: %s", body)
 			}
+		}
+	})
+}
+
+// FuzzDecodeDumpFlowsRequest: any query decodes or fails cleanly, and what
+// decodes is consistent (one sort direction, a known format and version).
+func FuzzDecodeDumpFlowsRequest(f *testing.F) {
+	f.Add("filter=in_port%3D1&no_stats=true&names=1&sort=priority&version=4&reply=true")
+	f.Add("rsort=in_port&format=flowmod")
+	f.Fuzz(func(t *testing.T, query string) {
+		q, err := url.ParseQuery(query)
+		if err != nil {
+			return
+		}
+		req, err := DecodeDumpFlowsRequest(q)
+		if err != nil {
+			if StatusOf(err) != http.StatusBadRequest {
+				t.Fatalf("%q: error %v is not a 400", query, err)
+			}
+			return
+		}
+		if req.Sort != "" && req.RSort != "" || req.Format != DumpText && req.Format != DumpFlowMod || req.Version != 0 && req.Version != 1 && req.Version != 4 {
+			t.Fatalf("%q decoded to an inconsistent request %+v", query, req)
 		}
 	})
 }

@@ -50,6 +50,7 @@ type Bridge struct {
 	DatapathID  string            `json:"datapath_id"`
 	Protocols   []string          `json:"protocols,omitempty"`
 	FailMode    string            `json:"fail_mode,omitempty"`
+	Controllers []string          `json:"controllers,omitempty"`
 	OtherConfig map[string]string `json:"other_config,omitempty"`
 	ExternalIDs map[string]string `json:"external_ids,omitempty"`
 	// Ports are sorted by name, the bridge's own internal port included.
@@ -115,6 +116,9 @@ type VsctlResponse struct {
 
 // Flow-mod commands of POST /v1/bridges/{br}/flows.
 const (
+	// FlowCmdAdd adds flows; as in ovs-ofctl add-flows, a line may instead
+	// start with the command it is (add, modify, modify_strict, delete,
+	// delete_strict).
 	FlowCmdAdd          = "add"
 	FlowCmdModify       = "modify"
 	FlowCmdModifyStrict = "modify-strict"

@@ -27,12 +27,32 @@ type portRT struct {
 	err      string // why it is not (vsctl show's error:)
 }
 
-// PortNumber implements ofctl.PortNamer for flow text, over the bridge's
-// attached ports and the LOCAL port.
-func (b *bridgeRT) PortNumber(name string) (uint32, bool) { return b.br.PortNumber(name) }
+// PortNumber implements ofctl.PortNamer for flow text: the bridge's
+// attached ports and LOCAL port, and also configured ports whose device is
+// missing, by the number they will have (flows may name a port before its
+// device exists, as with OVS's ofport_request).
+func (b *bridgeRT) PortNumber(name string) (uint32, bool) {
+	if n, ok := b.br.PortNumber(name); ok {
+		return n, true
+	}
+	if p := b.ports[name]; p != nil && p.conf.OFPort != 0 {
+		return p.conf.OFPort, true
+	}
+	return 0, false
+}
 
 // PortName implements ofctl.PortNamer.
-func (b *bridgeRT) PortName(no uint32) (string, bool) { return b.br.PortName(no) }
+func (b *bridgeRT) PortName(no uint32) (string, bool) {
+	if n, ok := b.br.PortName(no); ok {
+		return n, true
+	}
+	for name, p := range b.ports {
+		if p.conf.OFPort == no {
+			return name, true
+		}
+	}
+	return "", false
+}
 
 // restore rebuilds every bridge from the store: configuration, ports (with
 // their numbers) and flows.
@@ -167,7 +187,7 @@ func (d *Daemon) closeBridges() {
 // committed (d.conf is the previous one).
 func (d *Daemon) reconcile(next *switchConf) {
 	for name, rt := range d.bridges {
-		if _, ok := next.Bridges[name]; !ok {
+		if nb, ok := next.Bridges[name]; !ok || nb.ID != d.conf.Bridges[name].ID {
 			d.stopBridge(rt)
 		}
 	}

@@ -2,10 +2,10 @@ package daemon
 
 import (
 	"crypto/sha256"
-	"net"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"sync"
 
 	"tapestry/link"

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -57,18 +58,29 @@ func (d *Daemon) FlowMods(_ context.Context, br, source string, req api.FlowModR
 	if err := d.flushExpired(); err != nil {
 		return api.FlowModResult{}, err
 	}
-	fms, err := parseFlowMods(req.Lines, flowCommands[req.Command], rt, source)
+	fms, err := parseFlowMods(req.Lines, flowCommands[req.Command], req.Command == api.FlowCmdAdd, rt, source)
 	if err != nil {
 		return api.FlowModResult{}, err
 	}
 	if req.Command == api.FlowCmdReplace {
 		fms = replaceMods(rt, fms)
 	}
-	ch, err := rt.br.FlowMods(fms)
-	if err != nil {
-		return api.FlowModResult{}, api.BadRequest("%s", bridgeError(err, req.Lines, source))
+	var ch ofproto.FlowChanges
+	if req.Command == api.FlowCmdAdd && allAdds(fms) {
+		ch, err = d.addFlows(rt, fms)
+	} else {
+		ch, err = rt.br.FlowMods(fms)
+		if err != nil {
+			err = &bridgeErr{err}
+		} else {
+			err = d.persistFlows(br, ch)
+		}
 	}
-	if err := d.persistFlows(br, ch); err != nil {
+	var be *bridgeErr
+	if errors.As(err, &be) {
+		return api.FlowModResult{}, api.BadRequest("%s", bridgeError(be.err, req.Lines, source))
+	}
+	if err != nil {
 		// Put the bridge back in line with the store, which still holds
 		// the state before this request.
 		d.log.Error("store write failed; reloading flows", "bridge", br, "err", err)
@@ -80,14 +92,82 @@ func (d *Daemon) FlowMods(_ context.Context, br, source string, req api.FlowModR
 	return api.FlowModResult{Added: len(ch.Added), Removed: len(ch.Removed)}, nil
 }
 
+// bridgeErr marks an error from the bridge (a bad batch, nothing changed)
+// as opposed to one from the store.
+type bridgeErr struct{ err error }
+
+func (e *bridgeErr) Error() string { return e.err.Error() }
+
+// addFlows applies a batch of adds and stores it, overlapping the two: the
+// bridge applies the batch in one goroutine while this one formats the
+// store records (from the parsed adds, which is what the flows will be)
+// and writes them into an open store transaction. The transaction commits
+// only if the bridge accepted the batch, else it rolls back: the store
+// never holds a flow the bridge refused. A failed commit is handled by the
+// caller (reload from the store).
+func (d *Daemon) addFlows(rt *bridgeRT, fms []openflow.FlowMod) (ofproto.FlowChanges, error) {
+	var ch ofproto.FlowChanges
+	var berr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ch, berr = rt.br.FlowMods(fms)
+	}()
+	keys, vals := formatMods(fms)
+	err := d.st.Update(func(tx *store.Tx) error {
+		path := flowsPath(rt.name)
+		for i, k := range keys {
+			if err := tx.Put(path, k, vals[i]); err != nil {
+				<-done
+				return err
+			}
+		}
+		<-done
+		if berr != nil {
+			return &bridgeErr{berr}
+		}
+		// Adds remove nothing, but stay exact if the bridge says otherwise.
+		for i := range ch.Removed {
+			fs := &ch.Removed[i]
+			if err := tx.Delete(path, flowKey(fs.Table, fs.Priority, &fs.Match)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	<-done
+	return ch, err
+}
+
+// formatMods returns the store keys and values of a batch of adds.
+func formatMods(fms []openflow.FlowMod) ([]string, [][]byte) {
+	keys := make([]string, len(fms))
+	vals := make([][]byte, len(fms))
+	parallel(len(fms), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			fm := &fms[i]
+			keys[i] = flowKey(fm.Table, fm.Priority, &fm.Match)
+			vals[i] = []byte(flowText(fm))
+		}
+	})
+	return keys, vals
+}
+
 // parseFlowMods parses lines in parallel chunks; the error reported is the
 // one of the first bad line, named as ovs-ofctl names it ("FILE:LINE: ").
-func parseFlowMods(lines []api.FlowLine, cmd openflow.FlowModCommand, names ofctl.PortNamer, source string) ([]openflow.FlowMod, error) {
+// With keywords set (add-flow, add-flows), a line may start with the
+// command it is: add, modify, modify_strict, delete or delete_strict, as
+// ovs-ofctl(8) allows; other lines are cmd.
+func parseFlowMods(lines []api.FlowLine, cmd openflow.FlowModCommand, keywords bool, names ofctl.PortNamer, source string) ([]openflow.FlowMod, error) {
 	fms := make([]openflow.FlowMod, len(lines))
 	errs := make([]error, len(lines))
 	parallel(len(lines), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			fm, err := ofctl.ParseFlowMod(lines[i].Text, cmd, names)
+			text, c := lines[i].Text, cmd
+			if keywords {
+				text, c = lineCommand(text, cmd)
+			}
+			fm, err := ofctl.ParseFlowMod(text, c, names)
 			if err != nil {
 				errs[i] = err
 				return // later lines of this chunk cannot come first
@@ -101,6 +181,40 @@ func parseFlowMods(lines []api.FlowLine, cmd openflow.FlowModCommand, names ofct
 		}
 	}
 	return fms, nil
+}
+
+// lineKeywords are the flow-mod commands a flow line may start with.
+var lineKeywords = map[string]openflow.FlowModCommand{
+	"add":           openflow.FlowAdd,
+	"modify":        openflow.FlowModify,
+	"modify_strict": openflow.FlowModifyStrict,
+	"delete":        openflow.FlowDelete,
+	"delete_strict": openflow.FlowDeleteStrict,
+}
+
+// lineCommand splits a leading command keyword off a flow line.
+func lineCommand(text string, def openflow.FlowModCommand) (string, openflow.FlowModCommand) {
+	i := strings.IndexAny(text, " \t")
+	if i < 0 {
+		if c, ok := lineKeywords[text]; ok { // "delete" alone: every flow
+			return "", c
+		}
+		return text, def
+	}
+	if c, ok := lineKeywords[text[:i]]; ok {
+		return strings.TrimLeft(text[i:], " \t"), c
+	}
+	return text, def
+}
+
+// allAdds reports whether every flow mod is an add.
+func allAdds(fms []openflow.FlowMod) bool {
+	for i := range fms {
+		if fms[i].Command != openflow.FlowAdd {
+			return false
+		}
+	}
+	return true
 }
 
 // linePrefix names line i as ovs-ofctl does: "FILE:N: " for a file, and
@@ -215,7 +329,12 @@ func statsToMod(fs *openflow.FlowStats) openflow.FlowMod {
 // which OpenFlow says identify a flow (§6.4). The match is printed with
 // port numbers; the hex prefix keeps keys sorted by table and priority.
 func flowKey(table uint8, priority uint16, m *flow.Match) string {
-	return fmt.Sprintf("%02x/%04x/%s", table, priority, ofctl.FormatMatch(m, openflow.DefaultPriority, nil))
+	const hex = "0123456789abcdef"
+	match := ofctl.FormatMatch(m, openflow.DefaultPriority, nil)
+	b := make([]byte, 0, 8+len(match))
+	b = append(b, hex[table>>4], hex[table&15], '/',
+		hex[priority>>12], hex[priority>>8&15], hex[priority>>4&15], hex[priority&15], '/')
+	return string(append(b, match...))
 }
 
 // flowText is a flow as stored: add-flow text with port numbers.
@@ -280,15 +399,24 @@ func (d *Daemon) restoreFlows(rt *bridgeRT) error {
 	if err != nil {
 		return fmt.Errorf("daemon: reading flows of %s: %w", rt.name, err)
 	}
+	parsed := make([]openflow.FlowMod, len(texts))
+	ok := make([]bool, len(texts))
+	parallel(len(texts), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			fm, err := ofctl.ParseFlowMod(texts[i], openflow.FlowAdd, nil)
+			if err != nil {
+				d.log.Error("stored flow no longer parses; skipped", "bridge", rt.name, "flow", texts[i], "err", err)
+				continue
+			}
+			parsed[i], ok[i] = fm, true
+		}
+	})
 	fms := make([]openflow.FlowMod, 1, len(texts)+1)
 	fms[0] = matchAll(openflow.FlowDelete)
-	for _, t := range texts {
-		fm, err := ofctl.ParseFlowMod(t, openflow.FlowAdd, nil)
-		if err != nil {
-			d.log.Error("stored flow no longer parses; skipped", "bridge", rt.name, "flow", t, "err", err)
-			continue
+	for i := range parsed {
+		if ok[i] {
+			fms = append(fms, parsed[i])
 		}
-		fms = append(fms, fm)
 	}
 	if _, err := rt.br.FlowMods(fms); err != nil {
 		return fmt.Errorf("daemon: restoring flows of %s: %w", rt.name, err)
@@ -358,19 +486,10 @@ func dumpFilter(text string, names ofctl.PortNamer) (openflow.FlowMod, error) {
 
 // DumpFlows implements api.Backend.
 func (d *Daemon) DumpFlows(_ context.Context, br string, req api.DumpFlowsRequest, w io.Writer) error {
-	d.mu.Lock()
-	rt, err := d.bridge(br)
+	names, flows, err := d.selectFlows(br, req.Filter)
 	if err != nil {
-		d.mu.Unlock()
 		return err
 	}
-	filter, err := dumpFilter(req.Filter, rt)
-	if err != nil {
-		d.mu.Unlock()
-		return err
-	}
-	flows := rt.br.DumpFlows(filter)
-	d.mu.Unlock()
 	for i := range flows {
 		// Open vSwitch keeps time in milliseconds, so its durations
 		// print with three decimals.
@@ -383,7 +502,7 @@ func (d *Daemon) DumpFlows(_ context.Context, br string, req api.DumpFlowsReques
 	bw := bufio.NewWriterSize(w, 64<<10)
 	opts := ofctl.FormatOptions{NoStats: req.NoStats, Version: req.Version}
 	if req.Names {
-		opts.Names = rt
+		opts.Names = names
 	}
 	ages := req.Reply || req.Version == ofctl.OpenFlow13
 	var line []byte
@@ -404,6 +523,46 @@ func (d *Daemon) DumpFlows(_ context.Context, br string, req api.DumpFlowsReques
 		}
 	}
 	return bw.Flush()
+}
+
+// selectFlows returns the bridge and the flows filter selects. Formatting
+// happens after, outside the lock.
+func (d *Daemon) selectFlows(br, filter string) (ofctl.PortNamer, []openflow.FlowStats, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	rt, err := d.bridge(br)
+	if err != nil {
+		return nil, nil, err
+	}
+	fm, err := dumpFilter(filter, rt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rt.names(), rt.br.DumpFlows(fm), nil
+}
+
+// portNames is a snapshot of a bridge's port names, for formatting
+// outside the daemon's lock.
+type portNames struct {
+	byName map[string]uint32
+	byNo   map[uint32]string
+}
+
+func (p *portNames) PortNumber(name string) (uint32, bool) { n, ok := p.byName[name]; return n, ok }
+func (p *portNames) PortName(no uint32) (string, bool)     { n, ok := p.byNo[no]; return n, ok }
+
+// names snapshots rt's port names. Called with d.mu held.
+func (rt *bridgeRT) names() *portNames {
+	p := &portNames{byName: make(map[string]uint32), byNo: make(map[uint32]string)}
+	for name, pr := range rt.ports {
+		if pr.conf.OFPort != 0 {
+			p.byName[name], p.byNo[pr.conf.OFPort] = pr.conf.OFPort, name
+		}
+	}
+	for _, pi := range rt.br.Ports() {
+		p.byName[pi.Desc.Name], p.byNo[pi.Desc.No] = pi.Desc.No, pi.Desc.Name
+	}
+	return p
 }
 
 // stripAges removes "idle_age=N, " and "hard_age=N, " from an OpenFlow 1.0

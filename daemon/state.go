@@ -35,21 +35,27 @@ type switchConf struct {
 
 // bridgeConf is one bridge's configuration (the Bridge table of OVS).
 type bridgeConf struct {
-	Name        string            `json:"name"`
-	Protocols   []string          `json:"protocols,omitempty"`
-	FailMode    string            `json:"fail_mode,omitempty"`
-	OtherConfig map[string]string `json:"other_config,omitempty"`
-	ExternalIDs map[string]string `json:"external_ids,omitempty"`
+	// ID identifies this bridge record (ovsdb's row uuid), so that a bridge
+	// deleted and added again in one transaction is a new bridge.
+	ID        string   `json:"id,omitempty"`
+	Name      string   `json:"name"`
+	Protocols []string `json:"protocols,omitempty"`
+	FailMode  string   `json:"fail_mode,omitempty"`
+	// Controllers are OpenFlow controller targets ("tcp:IP[:PORT]"...),
+	// kept for the OpenFlow connection manager.
+	Controllers []string             `json:"controllers,omitempty"`
+	OtherConfig map[string]string    `json:"other_config,omitempty"`
+	ExternalIDs map[string]string    `json:"external_ids,omitempty"`
 	Ports       map[string]*portConf `json:"-"`
 }
 
 // portConf is one port and its interface (OVS's Port and Interface rows).
 type portConf struct {
-	Name          string            `json:"name"`
-	Type          string            `json:"type,omitempty"`
-	Tag           uint16            `json:"tag,omitempty"`
-	Trunks        []uint16          `json:"trunks,omitempty"`
-	OFPortRequest uint32            `json:"ofport_request,omitempty"`
+	Name          string   `json:"name"`
+	Type          string   `json:"type,omitempty"`
+	Tag           uint16   `json:"tag,omitempty"`
+	Trunks        []uint16 `json:"trunks,omitempty"`
+	OFPortRequest uint32   `json:"ofport_request,omitempty"`
 	// OFPort is the number assigned when the port was added; it is kept so
 	// that a restart gives every port the number flows refer to.
 	OFPort      uint32            `json:"ofport"`
@@ -68,6 +74,7 @@ func (c *switchConf) clone() *switchConf {
 func (b *bridgeConf) clone() *bridgeConf {
 	n := *b
 	n.Protocols = slices.Clone(b.Protocols)
+	n.Controllers = slices.Clone(b.Controllers)
 	n.OtherConfig = maps.Clone(b.OtherConfig)
 	n.ExternalIDs = maps.Clone(b.ExternalIDs)
 	n.Ports = make(map[string]*portConf, len(b.Ports))
@@ -87,7 +94,8 @@ func (p *portConf) clone() *portConf {
 
 // equal reports whether two bridge configurations agree, ports aside.
 func (b *bridgeConf) equal(o *bridgeConf) bool {
-	return b.Name == o.Name && slices.Equal(b.Protocols, o.Protocols) && b.FailMode == o.FailMode &&
+	return b.ID == o.ID && b.Name == o.Name && slices.Equal(b.Protocols, o.Protocols) && b.FailMode == o.FailMode &&
+		slices.Equal(b.Controllers, o.Controllers) &&
 		maps.Equal(b.OtherConfig, o.OtherConfig) && maps.Equal(b.ExternalIDs, o.ExternalIDs)
 }
 
@@ -154,8 +162,8 @@ func (d *Daemon) loadConf() error {
 // bridges (with their ports and flows) and ports are deleted, changed ones
 // rewritten. A new bridge also gets the default flow, as it has on creation.
 func putConf(tx *store.Tx, old, next *switchConf) error {
-	for name := range old.Bridges {
-		if _, ok := next.Bridges[name]; !ok {
+	for name, ob := range old.Bridges {
+		if nb, ok := next.Bridges[name]; !ok || nb.ID != ob.ID {
 			if err := tx.DeleteBucket(bridgePath(name)); err != nil {
 				return err
 			}
@@ -163,6 +171,9 @@ func putConf(tx *store.Tx, old, next *switchConf) error {
 	}
 	for name, nb := range next.Bridges {
 		ob := old.Bridges[name]
+		if ob != nil && ob.ID != nb.ID {
+			ob = nil // recreated: written afresh
+		}
 		if ob == nil || !ob.equal(nb) {
 			raw, err := json.Marshal(nb)
 			if err != nil {

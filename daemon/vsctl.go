@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"tapestry/api"
@@ -77,24 +78,28 @@ var vsctlCommands map[string]vsctlCommand
 
 func init() {
 	vsctlCommands = map[string]vsctlCommand{
-		"init":          {0, 0, false, func(*vsctlTx, api.Command) (api.CommandResult, error) { return api.CommandResult{}, nil }},
-		"show":          {0, 0, false, (*vsctlTx).show},
-		"add-br":        {1, 3, false, (*vsctlTx).addBr},
-		"del-br":        {1, 1, false, (*vsctlTx).delBr},
-		"list-br":       {0, 0, false, (*vsctlTx).listBr},
-		"br-exists":     {1, 1, false, (*vsctlTx).brExists},
-		"add-port":      {2, 2, true, (*vsctlTx).addPort},
-		"del-port":      {1, 2, false, (*vsctlTx).delPort},
-		"list-ports":    {1, 1, false, (*vsctlTx).listPorts},
-		"list-ifaces":   {1, 1, false, (*vsctlTx).listPorts},
-		"port-to-br":    {1, 1, false, (*vsctlTx).portToBr},
-		"iface-to-br":   {1, 1, false, (*vsctlTx).portToBr},
-		"set-fail-mode": {2, 2, false, (*vsctlTx).setFailMode},
-		"get-fail-mode": {1, 1, false, (*vsctlTx).getFailMode},
-		"del-fail-mode": {1, 1, false, (*vsctlTx).delFailMode},
-		"set":           {2, 2, true, (*vsctlTx).set},
-		"get":           {2, 2, true, (*vsctlTx).get},
-		"clear":         {3, -1, false, (*vsctlTx).clear},
+		"init":           {0, 0, false, func(*vsctlTx, api.Command) (api.CommandResult, error) { return api.CommandResult{}, nil }},
+		"show":           {0, 0, false, (*vsctlTx).show},
+		"add-br":         {1, 3, false, (*vsctlTx).addBr},
+		"del-br":         {1, 1, false, (*vsctlTx).delBr},
+		"list-br":        {0, 0, false, (*vsctlTx).listBr},
+		"br-exists":      {1, 1, false, (*vsctlTx).brExists},
+		"add-port":       {2, 2, true, (*vsctlTx).addPort},
+		"del-port":       {1, 2, false, (*vsctlTx).delPort},
+		"list-ports":     {1, 1, false, (*vsctlTx).listPorts},
+		"list-ifaces":    {1, 1, false, (*vsctlTx).listPorts},
+		"port-to-br":     {1, 1, false, (*vsctlTx).portToBr},
+		"iface-to-br":    {1, 1, false, (*vsctlTx).portToBr},
+		"set-fail-mode":  {2, 2, false, (*vsctlTx).setFailMode},
+		"get-fail-mode":  {1, 1, false, (*vsctlTx).getFailMode},
+		"del-fail-mode":  {1, 1, false, (*vsctlTx).delFailMode},
+		"set":            {2, 2, true, (*vsctlTx).set},
+		"get":            {2, 2, true, (*vsctlTx).get},
+		"clear":          {3, -1, false, (*vsctlTx).clear},
+		"list":           {1, -1, false, (*vsctlTx).list},
+		"set-controller": {2, -1, false, (*vsctlTx).setController},
+		"get-controller": {1, 1, false, (*vsctlTx).getController},
+		"del-controller": {1, 1, false, (*vsctlTx).delController},
 	}
 }
 
@@ -164,7 +169,7 @@ func (t *vsctlTx) addBr(c api.Command) (api.CommandResult, error) {
 	if err := checkName("bridge", name); err != nil {
 		return api.CommandResult{}, err
 	}
-	t.conf.Bridges[name] = &bridgeConf{Name: name, Ports: make(map[string]*portConf)}
+	t.conf.Bridges[name] = &bridgeConf{ID: newUUID(), Name: name, Ports: make(map[string]*portConf)}
 	t.changed = true
 	return api.CommandResult{}, nil
 }
@@ -328,6 +333,52 @@ func (t *vsctlTx) delFailMode(c api.Command) (api.CommandResult, error) {
 	return api.CommandResult{}, nil
 }
 
+// controllerTarget checks an OpenFlow connection target as ovs-vsctl
+// set-controller takes them (ovs-vswitchd.conf.db(5), Controller target).
+func controllerTarget(s string) error {
+	for _, p := range []string{"tcp:", "ssl:", "unix:", "ptcp:", "pssl:", "punix:"} {
+		if strings.HasPrefix(s, p) {
+			return nil
+		}
+	}
+	return api.BadRequest("%s: not a valid controller target (tcp:IP[:PORT], ssl:IP[:PORT], unix:FILE, ptcp:[PORT][:IP], pssl:[PORT][:IP] or punix:FILE)", s)
+}
+
+func (t *vsctlTx) setController(c api.Command) (api.CommandResult, error) {
+	b, err := t.bridge(c.Args[0])
+	if err != nil {
+		return api.CommandResult{}, err
+	}
+	targets := slices.Clone(c.Args[1:])
+	for _, tg := range targets {
+		if err := controllerTarget(tg); err != nil {
+			return api.CommandResult{}, err
+		}
+	}
+	slices.Sort(targets)
+	b.Controllers = slices.Compact(targets)
+	t.changed = true
+	return api.CommandResult{}, nil
+}
+
+func (t *vsctlTx) getController(c api.Command) (api.CommandResult, error) {
+	b, err := t.bridge(c.Args[0])
+	if err != nil {
+		return api.CommandResult{}, err
+	}
+	return out(b.Controllers...), nil
+}
+
+func (t *vsctlTx) delController(c api.Command) (api.CommandResult, error) {
+	b, err := t.bridge(c.Args[0])
+	if err != nil {
+		return api.CommandResult{}, err
+	}
+	b.Controllers = nil
+	t.changed = true
+	return api.CommandResult{}, nil
+}
+
 // show prints ovs-vsctl show's tree: the switch uuid, then each bridge
 // with fail_mode and its ports (tag, trunks) and interfaces (type,
 // error). Bridges and ports are sorted by name (OVS prints them in hash
@@ -342,6 +393,9 @@ func FormatShow(sw api.Switch) string {
 	sb.WriteString(sw.UUID + "\n")
 	for _, b := range sw.Bridges {
 		fmt.Fprintf(&sb, "    Bridge %s\n", b.Name)
+		for _, c := range b.Controllers {
+			fmt.Fprintf(&sb, "        Controller %s\n", strconv.Quote(c))
+		}
 		if b.FailMode != "" {
 			fmt.Fprintf(&sb, "        fail_mode: %s\n", b.FailMode)
 		}
@@ -379,6 +433,7 @@ func (d *Daemon) switchView(conf *switchConf) api.Switch {
 			DatapathID:  fmt.Sprintf("%016x", datapathID(bc)),
 			Protocols:   slices.Clone(bc.Protocols),
 			FailMode:    bc.FailMode,
+			Controllers: slices.Clone(bc.Controllers),
 			OtherConfig: bc.OtherConfig,
 			ExternalIDs: bc.ExternalIDs,
 		}

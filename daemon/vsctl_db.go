@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,12 +59,21 @@ func (t *vsctlTx) record(c api.Command) (dbTable, *bridgeConf, *portConf, error)
 	return tbl, b, b.Ports[name], nil
 }
 
+// ifExists swallows a missing-record error for commands given
+// --if-exists, as ovs-vsctl does.
+func ifExists(c api.Command, err error) (api.CommandResult, error) {
+	if c.IfExists && api.StatusOf(err) == http.StatusNotFound {
+		return api.CommandResult{}, nil
+	}
+	return api.CommandResult{}, err
+}
+
 func normColumn(s string) string { return strings.ReplaceAll(s, "-", "_") }
 
 func (t *vsctlTx) set(c api.Command) (api.CommandResult, error) {
 	tbl, b, p, err := t.record(c)
 	if err != nil {
-		return api.CommandResult{}, err
+		return ifExists(c, err)
 	}
 	if len(c.Settings) == 0 {
 		return api.CommandResult{}, api.BadRequest("'set' command requires at least 3 arguments")
@@ -263,7 +273,7 @@ func unquote(s string) string {
 func (t *vsctlTx) get(c api.Command) (api.CommandResult, error) {
 	tbl, b, p, err := t.record(c)
 	if err != nil {
-		return api.CommandResult{}, err
+		return ifExists(c, err)
 	}
 	if len(c.Settings) == 0 {
 		return api.CommandResult{}, api.BadRequest("'get' command requires at least 3 arguments")
@@ -373,7 +383,7 @@ func (t *vsctlTx) mapView(tbl dbTable, b *bridgeConf, pv *api.Port, col string) 
 func (t *vsctlTx) clear(c api.Command) (api.CommandResult, error) {
 	tbl, b, p, err := t.record(c)
 	if err != nil {
-		return api.CommandResult{}, err
+		return ifExists(c, err)
 	}
 	if tbl != tableBridge && p == nil {
 		return api.CommandResult{}, api.BadRequest("%s %s is a bridge's local port and cannot be changed", tableNames[tbl], c.Args[1])

@@ -90,14 +90,3 @@ func passthroughCmd(name, short string, run func([]string, io.Writer, io.Writer)
 		},
 	}
 }
-
-func newVersionCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version",
-		Args:  cobra.NoArgs,
-		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintf(cmd.OutOrStdout(), "tapestry %s\n", version)
-		},
-	}
-}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"tapestry/api"
 	"tapestry/ofctl"
@@ -24,6 +25,7 @@ type ofctlInvocation struct {
 	rsort   string // --rsort[=FIELD]
 	version uint8  // from -O: ofctl.OpenFlow10 or ofctl.OpenFlow13
 	format  string // --format for trace: text or json
+	timeout time.Duration
 	help    bool
 	showVer bool
 	command string
@@ -112,6 +114,15 @@ func parseOfctl(args []string) (ofctlInvocation, error) {
 		case "--format":
 			if inv.format, err = needVal(); err == nil && inv.format != "text" && inv.format != "json" {
 				err = fmt.Errorf("--format: unknown format %q (text or json)", inv.format)
+			}
+		case "-t", "--timeout":
+			var v string
+			if v, err = needVal(); err == nil {
+				n, perr := strconv.Atoi(v)
+				if perr != nil || n < 0 {
+					err = fmt.Errorf("value %s on -t or --timeout is invalid", v)
+				}
+				inv.timeout = time.Duration(n) * time.Second
 			}
 		case "--readd", "--bundle", "-m", "--more", "--timestamp", "--no-readd":
 			// Accepted for compatibility; changes are always applied as
@@ -222,7 +233,13 @@ func runOfctl(args []string, stdout, stderr io.Writer) int {
 			inv.names = 1
 		}
 	}
-	c := &ofctlCtx{inv: inv, client: api.NewClient(inv.socket), ctx: context.Background(), stdin: ofctlStdin, stdout: stdout}
+	ctx := context.Background()
+	if inv.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, inv.timeout)
+		defer cancel()
+	}
+	c := &ofctlCtx{inv: inv, client: api.NewClient(inv.socket), ctx: ctx, stdin: ofctlStdin, stdout: stdout}
 	if err := ofctlCommands[inv.command].run(c); err != nil {
 		fmt.Fprintf(stderr, "ovs-ofctl: %v\n", err)
 		return 1
@@ -270,12 +287,27 @@ func ofctlAddFlows(c *ofctlCtx) error {
 	return err
 }
 
+// flowArg returns the flow argument as a request body: the flow itself,
+// or, for "-", the flows on stdin (one per line), as mod-flows and
+// del-flows accept them.
+func (c *ofctlCtx) flowArg(i int) (body []byte, source string, err error) {
+	if c.arg(i) == "-" {
+		body, err = io.ReadAll(c.stdin)
+		return body, "-", err
+	}
+	return []byte(c.arg(i)), "", nil
+}
+
 func ofctlModFlows(c *ofctlCtx) error {
 	cmd := api.FlowCmdModify
 	if c.inv.strict {
 		cmd = api.FlowCmdModifyStrict
 	}
-	_, err := c.client.FlowMods(c.ctx, c.arg(0), cmd, "", []byte(c.arg(1)))
+	body, source, err := c.flowArg(1)
+	if err != nil {
+		return err
+	}
+	_, err = c.client.FlowMods(c.ctx, c.arg(0), cmd, source, body)
 	return err
 }
 
@@ -286,7 +318,11 @@ func ofctlDelFlows(c *ofctlCtx) error {
 	if c.inv.strict {
 		cmd = api.FlowCmdDeleteStrict
 	}
-	_, err := c.client.FlowMods(c.ctx, c.arg(0), cmd, "", []byte(c.arg(1)))
+	body, source, err := c.flowArg(1)
+	if err != nil {
+		return err
+	}
+	_, err = c.client.FlowMods(c.ctx, c.arg(0), cmd, source, body)
 	return err
 }
 
@@ -445,9 +481,10 @@ For OpenFlow switches:
   dump-aggregate SWITCH       print aggregate flow statistics
   dump-aggregate SWITCH FLOW  print aggregate stats for FLOWs
   add-flow SWITCH FLOW        add flow described by FLOW
-  add-flows SWITCH FILE       add flows from FILE (- for stdin)
-  mod-flows SWITCH FLOW       modify actions of matching FLOWs
-  del-flows SWITCH [FLOW]     delete matching FLOWs
+  add-flows SWITCH FILE       add flows from FILE (- for stdin); a line may start
+                              with add, modify, modify_strict, delete, delete_strict
+  mod-flows SWITCH FLOW|-     modify actions of matching FLOWs (- reads them from stdin)
+  del-flows SWITCH [FLOW|-]   delete matching FLOWs (- reads them from stdin)
   replace-flows SWITCH FILE   replace flows with those in FILE
   diff-flows SOURCE1 SOURCE2  compare flows from two sources
   trace SWITCH FLOW           show how SWITCH handles a packet (ofproto/trace)
@@ -459,5 +496,6 @@ Options:
   --names, --no-names         show port names / numbers in output
   -O, --protocols=VERSION     OpenFlow10 (default) or OpenFlow13
   --format=text|json          output format of trace
+  -t, --timeout=SECS          give up after SECS seconds
   --run-dir=DIR               daemon run directory (default $TAPESTRY_RUNDIR or /run/tapestry)
 `

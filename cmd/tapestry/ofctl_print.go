@@ -97,7 +97,12 @@ func portLabel(no uint32) string {
 // formatPortDesc prints one port as in show and dump-ports-desc.
 func formatPortDesc(sb *strings.Builder, p *openflow.PortDesc, v uint8) {
 	fmt.Fprintf(sb, " %s(%s): addr:%s\n", portLabel(p.No), p.Name, net.HardwareAddr(p.HWAddr[:]))
-	fmt.Fprintf(sb, "     config:     %s\n", bitNames(uint32(p.Config), portConfigNames))
+	config := uint32(p.Config)
+	if v == ofctl.OpenFlow13 {
+		// OpenFlow 1.3 dropped the STP and flood bits (§7.2.1).
+		config &^= 1<<1 | 1<<3 | uint32(openflow.PortNoFlood)
+	}
+	fmt.Fprintf(sb, "     config:     %s\n", bitNames(config, portConfigNames))
 	state := uint32(p.State)
 	if v != ofctl.OpenFlow13 {
 		state &= uint32(openflow.PortLinkDown)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -24,30 +23,34 @@ type vsctlSpec struct {
 type settingsKind int
 
 const (
-	noSettings settingsKind = iota
-	assignments             // COL[:KEY]=VALUE
-	columnRefs              // COL[:KEY]
+	noSettings  settingsKind = iota
+	assignments              // COL[:KEY]=VALUE
+	columnRefs               // COL[:KEY]
 )
 
 var vsctlSpecs = map[string]vsctlSpec{
-	"init":          {0, 0, noSettings, ""},
-	"show":          {0, 0, noSettings, ""},
-	"add-br":        {1, 3, noSettings, "--may-exist"},
-	"del-br":        {1, 1, noSettings, "--if-exists"},
-	"list-br":       {0, 0, noSettings, ""},
-	"br-exists":     {1, 1, noSettings, ""},
-	"add-port":      {2, 2, assignments, "--may-exist"},
-	"del-port":      {1, 2, noSettings, "--if-exists --with-iface"},
-	"list-ports":    {1, 1, noSettings, ""},
-	"list-ifaces":   {1, 1, noSettings, ""},
-	"port-to-br":    {1, 1, noSettings, ""},
-	"iface-to-br":   {1, 1, noSettings, ""},
-	"set-fail-mode": {2, 2, noSettings, ""},
-	"get-fail-mode": {1, 1, noSettings, ""},
-	"del-fail-mode": {1, 1, noSettings, ""},
-	"set":           {2, 2, assignments, "--if-exists"},
-	"get":           {2, 2, columnRefs, "--if-exists"},
-	"clear":         {3, -1, noSettings, "--if-exists"},
+	"init":           {0, 0, noSettings, ""},
+	"show":           {0, 0, noSettings, ""},
+	"add-br":         {1, 3, noSettings, "--may-exist"},
+	"del-br":         {1, 1, noSettings, "--if-exists"},
+	"list-br":        {0, 0, noSettings, ""},
+	"br-exists":      {1, 1, noSettings, ""},
+	"add-port":       {2, 2, assignments, "--may-exist"},
+	"del-port":       {1, 2, noSettings, "--if-exists --with-iface"},
+	"list-ports":     {1, 1, noSettings, ""},
+	"list-ifaces":    {1, 1, noSettings, ""},
+	"port-to-br":     {1, 1, noSettings, ""},
+	"iface-to-br":    {1, 1, noSettings, ""},
+	"set-fail-mode":  {2, 2, noSettings, ""},
+	"get-fail-mode":  {1, 1, noSettings, ""},
+	"del-fail-mode":  {1, 1, noSettings, ""},
+	"set":            {2, 2, assignments, "--if-exists"},
+	"get":            {2, 2, columnRefs, "--if-exists"},
+	"clear":          {3, -1, noSettings, "--if-exists"},
+	"list":           {1, -1, noSettings, "--if-exists"},
+	"set-controller": {2, -1, noSettings, ""},
+	"get-controller": {1, 1, noSettings, ""},
+	"del-controller": {1, 1, noSettings, ""},
 }
 
 // vsctlInvocation is a parsed ovs-vsctl command line.
@@ -60,9 +63,6 @@ type vsctlInvocation struct {
 	version  bool
 	commands []api.Command
 }
-
-// errVsctlUsage marks errors in the command line itself.
-var errVsctlUsage = errors.New("usage")
 
 // parseVsctl parses ovs-vsctl's command line: global options, then
 // commands separated by "--", each with its own options (--may-exist,
@@ -209,7 +209,9 @@ func parseVsctlCommand(args []string) (api.Command, error) {
 	if spec.max >= 0 && n > spec.max {
 		return c, fmt.Errorf("'%s' command takes at most %d arguments", c.Name, spec.max)
 	}
-	c.Args = rest[:n]
+	if n > 0 {
+		c.Args = rest[:n]
+	}
 	for _, s := range rest[n:] {
 		set, err := parseSetting(s, spec.settings == assignments)
 		if err != nil {
@@ -223,11 +225,17 @@ func parseVsctlCommand(args []string) (api.Command, error) {
 	return c, nil
 }
 
+// usageError is a command-line error worded exactly as ovs-vsctl words it.
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
+
 // parseSetting parses COLUMN[:KEY]=VALUE (assign) or COLUMN[:KEY].
 func parseSetting(s string, assign bool) (api.Setting, error) {
 	lhs, val, hasVal := strings.Cut(s, "=")
 	if assign && !hasVal {
-		return api.Setting{}, fmt.Errorf("%s: argument does not end in \"=\" followed by a value.", s)
+		// ovs-vsctl's words, final period included.
+		return api.Setting{}, usageError(s + `: argument does not end in "=" followed by a value.`)
 	}
 	if !assign && hasVal {
 		return api.Setting{}, fmt.Errorf("%s: trailing garbage \"=%s\" in argument", s, val)
@@ -302,6 +310,11 @@ Bridge commands:
   get-fail-mode BRIDGE        print the fail-mode for BRIDGE
   del-fail-mode BRIDGE        delete the fail-mode for BRIDGE
 
+Controller commands:
+  get-controller BRIDGE       print the controllers for BRIDGE
+  del-controller BRIDGE       delete the controllers for BRIDGE
+  set-controller BRIDGE TARGET...  set the controllers for BRIDGE
+
 Port commands:
   list-ports BRIDGE           print the names of all the ports on BRIDGE
   add-port BRIDGE PORT [COLUMN[:KEY]=VALUE]...  add network device PORT to BRIDGE
@@ -316,6 +329,7 @@ Database commands (tables Bridge, Port, Interface):
   get TBL REC COL[:KEY]       print values of COLumns in RECord in TBL
   set TBL REC COL[:KEY]=VALUE set COLumn values in RECord in TBL
   clear TBL REC COL           clear values from COLumn in RECord in TBL
+  list TBL [REC]              list RECord (or all records) in TBL
 
 Options:
   --run-dir=DIR               daemon run directory (default $TAPESTRY_RUNDIR or /run/tapestry)
