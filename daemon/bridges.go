@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"tapestry/link"
+	"tapestry/ofchannel"
 	"tapestry/ofproto"
 	"tapestry/openflow"
 )
@@ -18,6 +19,11 @@ type bridgeRT struct {
 	ports map[string]*portRT // configured ports, attached or not
 	// localKernel is true when the LOCAL port is a kernel TAP.
 	localKernel bool
+	// agent speaks OpenFlow for the bridge (see openflow.go); agentConf is
+	// the configuration it was built from, passive its open listeners.
+	agent     *ofchannel.Agent
+	agentConf string
+	passive   []string
 }
 
 // portRT is the running state of a configured port.
@@ -86,11 +92,6 @@ func (d *Daemon) startBridge(bc *bridgeConf) *bridgeRT {
 		Logger:     d.log.With("bridge", bc.Name),
 	})
 	rt := &bridgeRT{name: bc.Name, br: br, ports: make(map[string]*portRT)}
-	br.SetFlowRemovedHook(func(fs openflow.FlowStats, reason uint8) {
-		if reason != ofproto.RemovedDelete {
-			d.expired.add(bc.Name, fs)
-		}
-	})
 	l, kernel := localLink(d.dev, bc.Name)
 	rt.localKernel = kernel
 	if kmac, ok := deviceMAC(bc.Name); ok && kernel {
@@ -106,6 +107,9 @@ func (d *Daemon) startBridge(bc *bridgeConf) *bridgeRT {
 		rt.ports[pn] = p
 		d.attach(rt, p)
 	}
+	// The agent starts once the ports are in, so the first features reply
+	// lists them all.
+	d.startAgent(rt, bc)
 	return rt
 }
 
@@ -127,6 +131,9 @@ func (d *Daemon) attach(rt *bridgeRT, p *portRT) {
 		return
 	}
 	p.attached, p.err = true, ""
+	if rt.agent != nil {
+		rt.agent.PortsChanged()
+	}
 	d.log.Info("port attached", "bridge", rt.name, "port", p.conf.Name, "ofport", p.conf.OFPort, "link", fmt.Sprintf("%T", l))
 }
 
@@ -156,6 +163,9 @@ func (d *Daemon) detach(rt *bridgeRT, p *portRT) {
 		d.log.Error("removing port", "bridge", rt.name, "port", p.conf.Name, "err", err)
 	}
 	p.attached = false
+	if rt.agent != nil {
+		rt.agent.PortsChanged()
+	}
 }
 
 // retryPorts tries again to attach every port whose device was missing.
@@ -170,6 +180,7 @@ func (d *Daemon) retryPorts() {
 }
 
 func (d *Daemon) stopBridge(rt *bridgeRT) {
+	d.stopAgent(rt)
 	for _, p := range rt.ports {
 		d.detach(rt, p)
 	}
@@ -206,6 +217,7 @@ func (d *Daemon) reconcile(next *switchConf) {
 			rt.br.SetDatapathID(dpid)
 		}
 		d.reconcilePorts(rt, nb)
+		d.reconfigureAgent(rt, nb)
 	}
 	d.conf = next
 }

@@ -85,6 +85,13 @@ type Daemon struct {
 	bridges map[string]*bridgeRT // running bridges by name
 	closed  bool
 
+	// flowMu orders flow changes into the store. The API takes it under mu;
+	// OpenFlow connections, which never take mu, take it alone. A flow mod
+	// over OpenFlow is applied by the bridge before flowMu is taken, so an
+	// API change and an OpenFlow change to the same flow at the same instant
+	// may reach the store in the other order than the bridge saw them.
+	flowMu sync.Mutex
+
 	expired expiredFlows // flows the bridges removed on timeout, not yet deleted from the store
 
 	srv  *api.Server

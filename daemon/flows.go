@@ -66,6 +66,8 @@ func (d *Daemon) FlowMods(_ context.Context, br, source string, req api.FlowModR
 		fms = replaceMods(rt, fms)
 	}
 	var ch ofproto.FlowChanges
+	d.flowMu.Lock()
+	defer d.flowMu.Unlock()
 	if req.Command == api.FlowCmdAdd && allAdds(fms) {
 		ch, err = d.addFlows(rt, fms)
 	} else {

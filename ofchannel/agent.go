@@ -115,6 +115,11 @@ type Config struct {
 	// OnFlowChanges, when set, is told about every flow table change made
 	// over OpenFlow so that the daemon can persist it.
 	OnFlowChanges func(ofproto.FlowChanges)
+	// FlowRemoved, when set, is called for every flow the bridge removes,
+	// before the agent sends any OFPT_FLOW_REMOVED: the agent takes over
+	// the bridge's flow-removed hook, and the daemon still needs to hear of
+	// expiries to keep its store exact.
+	FlowRemoved func(fs openflow.FlowStats, reason uint8)
 }
 
 // Stats counts what the agent dropped or refused.

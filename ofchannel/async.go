@@ -90,6 +90,9 @@ func (a *Agent) packetIn(p ofproto.PacketIn) {
 // flowRemoved is the bridge's flow-removed hook. Only flows added with
 // send_flow_rem are reported (OpenFlow 1.3 §6.4).
 func (a *Agent) flowRemoved(fs openflow.FlowStats, reason uint8) {
+	if a.cfg.FlowRemoved != nil {
+		a.cfg.FlowRemoved(fs, reason)
+	}
 	if fs.Flags&openflow.FlagSendFlowRem == 0 {
 		return
 	}

@@ -1,6 +1,8 @@
 package ofchannel
 
 import (
+	"time"
+
 	"encoding/binary"
 
 	"tapestry/openflow"
@@ -90,6 +92,11 @@ func statsFilter(f *openflow.FlowStatsRequest) openflow.FlowMod {
 
 func (c *conn) flowStats(m *openflow.MultipartRequest, xid uint32) error {
 	flows := c.a.sw.DumpFlows(statsFilter(&m.Flow))
+	// Open vSwitch keeps flow times in milliseconds, so ovs-ofctl prints
+	// "duration=1.234s"; report the same granularity.
+	for i := range flows {
+		flows[i].Duration = flows[i].Duration.Truncate(time.Millisecond)
+	}
 	return c.split(xid, m.MPType, len(flows), func(i int, r *openflow.MultipartReply) {
 		r.Flows = append(r.Flows[:0], flows[i])
 	})
