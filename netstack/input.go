@@ -190,6 +190,10 @@ func (ns *Namespace) routeInput(c *ctx, p *pkt) {
 	}
 	switch c.res.Type {
 	case route.TypeLocal, route.TypeBroadcast:
+		// ip_local_deliver reassembles before the LOCAL_IN hook.
+		if ip.IsFragment() && !ns.defrag(p) {
+			return
+		}
 		if !ns.hookInput(p) {
 			return
 		}

@@ -20,6 +20,10 @@ const (
 	icmpPktFiltered = 13
 )
 
+// icmpFragTime is the time exceeded code for "fragment reassembly time
+// exceeded" (RFC 792, ICMP_EXC_FRAGTIME).
+const icmpFragTime = 1
+
 // arpInput is arp_process.
 func (ns *Namespace) arpInput(p *pkt) {
 	b := p.frame[packet.EthernetMinimumSize:]
@@ -117,8 +121,10 @@ func (ns *Namespace) arpIgnore(conf devConf, in *Interface, sip, tip netip.Addr)
 func (ns *Namespace) localDeliver(c *ctx, p *pkt, bcast bool) {
 	ip := packet.IPv4(p.frame[packet.EthernetMinimumSize:])
 	if ip.IsFragment() {
-		ns.drop(p.tr, dropReassembly)
-		return
+		if !ns.defrag(p) {
+			return
+		}
+		ip = packet.IPv4(p.frame[packet.EthernetMinimumSize:])
 	}
 	hl := ip.HeaderLen()
 	l4 := []byte(ip[hl:])

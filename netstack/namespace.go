@@ -109,6 +109,7 @@ type Namespace struct {
 	ipID    atomic.Uint32
 	icmpRL  rateLimiter
 	sockets sockets
+	frags   reassembler
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -151,8 +152,12 @@ func (ns *Namespace) Routes() *route.RPDB { return ns.routes }
 // Neigh returns the namespace's neighbour table.
 func (ns *Namespace) Neigh() *neigh.Table { return ns.neigh }
 
-// Tick runs due timers (neighbour state machine, garbage collection).
-func (ns *Namespace) Tick() { ns.neigh.Tick() }
+// Tick runs due timers (neighbour state machine, garbage collection,
+// fragment reassembly timeouts).
+func (ns *Namespace) Tick() {
+	ns.neigh.Tick()
+	ns.expireFragments()
+}
 
 func (ns *Namespace) runTimers() {
 	defer ns.wg.Done()

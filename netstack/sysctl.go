@@ -28,6 +28,8 @@ type sysctls struct {
 	ICMPRatelimit            int // ms
 	ICMPRatemask             int
 	ICMPEchoIgnoreBroadcasts int
+	IPFragHighThresh         int // bytes
+	IPFragTime               int // seconds
 	All, Default             devConf
 	Dev                      map[string]devConf
 }
@@ -35,7 +37,8 @@ type sysctls struct {
 // defaultSysctls are a new namespace's values (net/ipv4/devinet.c
 // ipv4_devconf, icmp_sk_init, sysctl_ip_default_ttl).
 func defaultSysctls() *sysctls {
-	return &sysctls{DefaultTTL: 64, ICMPRatelimit: 1000, ICMPRatemask: 6168, ICMPEchoIgnoreBroadcasts: 1, Dev: map[string]devConf{}}
+	return &sysctls{DefaultTTL: 64, ICMPRatelimit: 1000, ICMPRatemask: 6168, ICMPEchoIgnoreBroadcasts: 1,
+		IPFragHighThresh: 4 << 20, IPFragTime: 30, Dev: map[string]devConf{}}
 }
 
 func (s *sysctls) withDevice(name string) *sysctls {
@@ -80,7 +83,7 @@ var neighFields = []string{"base_reachable_time_ms", "delay_first_probe_time", "
 func (ns *Namespace) SysctlNames() []string {
 	s := ns.sys.Load()
 	names := []string{"net.ipv4.icmp_echo_ignore_broadcasts", "net.ipv4.icmp_ratelimit", "net.ipv4.icmp_ratemask",
-		"net.ipv4.ip_default_ttl", "net.ipv4.ip_forward"}
+		"net.ipv4.ip_default_ttl", "net.ipv4.ip_forward", "net.ipv4.ipfrag_high_thresh", "net.ipv4.ipfrag_time"}
 	devs := append([]string{"all", "default"}, slices.Sorted(maps.Keys(s.Dev))...)
 	fields := slices.Sorted(maps.Keys(confFields))
 	for _, d := range devs {
@@ -117,6 +120,10 @@ func (ns *Namespace) Sysctl(name string) (string, error) {
 		return strconv.Itoa(s.ICMPRatemask), nil
 	case "net.ipv4.icmp_echo_ignore_broadcasts":
 		return strconv.Itoa(s.ICMPEchoIgnoreBroadcasts), nil
+	case "net.ipv4.ipfrag_high_thresh":
+		return strconv.Itoa(s.IPFragHighThresh), nil
+	case "net.ipv4.ipfrag_time":
+		return strconv.Itoa(s.IPFragTime), nil
 	}
 	if f, ok := strings.CutPrefix(name, "net.ipv4.neigh.default."); ok {
 		v, ok := ns.neighParam(f, nil)
@@ -193,6 +200,10 @@ func (ns *Namespace) SetSysctl(name, value string) error {
 		s.ICMPRatemask = v
 	case "net.ipv4.icmp_echo_ignore_broadcasts":
 		s.ICMPEchoIgnoreBroadcasts = v
+	case "net.ipv4.ipfrag_high_thresh":
+		s.IPFragHighThresh = v
+	case "net.ipv4.ipfrag_time":
+		s.IPFragTime = v
 	default:
 		if f, ok := strings.CutPrefix(name, "net.ipv4.neigh.default."); ok {
 			if _, ok := ns.neighParam(f, &v); !ok {

@@ -83,6 +83,9 @@ func (db *RPDB) LookupTrace(q Query, rec Recorder) (Result, error) {
 // fibLookup walks the rules for q. scope is flowi4_scope: routes of a
 // wider (numerically smaller) scope are skipped.
 func (s *snapshot) fibLookup(q *Query, scope Scope, rec Recorder) (Result, error) {
+	if !s.custom && rec == nil {
+		return s.defaultLookup(q, scope)
+	}
 	iif := q.IIF
 	if iif == 0 {
 		iif = LoopbackIndex
@@ -120,7 +123,8 @@ func (s *snapshot) fibLookup(q *Query, scope Scope, rec Recorder) (Result, error
 			i++
 			continue
 		}
-		res, err := r.act(q, scope)
+		var res Result
+		err := r.act(q, scope, &res)
 		if err == nil && r.suppresses(&res) {
 			if rec != nil {
 				rec.Record(Step{Rule: &r.Rule, Matched: true, Table: r.Table, Route: res.Route, Suppressed: true})
@@ -140,34 +144,64 @@ func (s *snapshot) fibLookup(q *Query, scope Scope, rec Recorder) (Result, error
 	return Result{}, ErrNetUnreachable
 }
 
-// act is fib4_rule_action.
-func (r *compiledRule) act(q *Query, scope Scope) (Result, error) {
+// defaultLookup is the rule walk while only the three default rules
+// exist: they match every flow and never suppress, so the walk is the
+// local, main and default table lookups in turn (the kernel's
+// !fib_has_custom_rules path in fib_lookup, which skips the rules too).
+func (s *snapshot) defaultLookup(q *Query, scope Scope) (Result, error) {
+	var res Result
+	for i := range s.rules {
+		err := s.rules[i].act(q, scope, &res)
+		if err != errThrow {
+			return res, err
+		}
+		if res.Route != nil { // a throw route: forget it
+			res = Result{}
+		}
+	}
+	return Result{}, ErrNetUnreachable
+}
+
+// act is fib4_rule_action. It fills *res in place: Result is large and
+// the lookup path would otherwise copy it at every return.
+func (r *compiledRule) act(q *Query, scope Scope, res *Result) error {
 	switch r.Action {
 	case ActionLookup:
 	case ActionUnreachable:
-		return Result{}, ErrNetUnreachable
+		return ErrNetUnreachable
 	case ActionProhibit:
-		return Result{}, ErrAccess
+		return ErrAccess
 	default: // blackhole and anything unknown
-		return Result{}, ErrInvalid
+		return ErrInvalid
 	}
 	if r.tbl == nil {
-		return Result{}, errThrow
+		return errThrow
 	}
-	l, rt, err := r.tbl.lookup(q.Dst, q.TOS, q.OIF, scope)
+	e, rt, err := r.tbl.lookup(q.Dst, q.TOS, q.OIF, scope)
 	if rt == nil {
-		return Result{}, err
+		return err
 	}
 	id := r.tbl.id
 	if id == TableLocal && r.merged {
 		id = TableMain
 	}
-	res := Result{Type: rt.Type, Table: id, Prefix: l.pfx, Route: rt, Dev: rt.Dev, DevIndex: rt.DevIndex,
-		Gateway: rt.Gateway, Src: rt.PrefSrc, Scope: rt.Scope, Rule: r.Priority}
-	if res.Gateway.IsValid() && rt.nhScope != ScopeLink {
-		res.Gateway = netip.Addr{}
+	res.Table, res.Prefix, res.Route, res.Rule = id, e.prefix(), rt, r.Priority
+	if rt != e.first || e.flags&entrySlow != 0 {
+		res.Type, res.Dev, res.DevIndex, res.Src, res.Scope = rt.Type, rt.Dev, rt.DevIndex, rt.PrefSrc, rt.Scope
+		if rt.Gateway.IsValid() && rt.nhScope == ScopeLink {
+			res.Gateway = rt.Gateway
+		}
+		return err
 	}
-	return res, err
+	// The first alias answered: everything comes from the entry.
+	res.Type, res.Dev, res.DevIndex, res.Scope = e.typ, e.dev, e.devIndex, e.scope
+	if e.flags&entryGateway != 0 {
+		res.Gateway = netip.AddrFrom4(e.gw)
+	}
+	if e.flags&entrySrc != 0 {
+		res.Src = netip.AddrFrom4(e.src)
+	}
+	return err
 }
 
 // suppresses is fib4_rule_suppress. Interface groups are not modelled:

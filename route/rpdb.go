@@ -309,7 +309,7 @@ func (tx *Tx) writable(id TableID) *table {
 	if tx.writes[id] < bulkWrites {
 		return t
 	}
-	c := &table{id: t.id, n: t.n, trie: t.trie.Clone()}
+	c := &table{id: t.id, n: t.n, trie: t.trie.Clone(), octets: t.octets, wide: t.wide}
 	tx.tables[id] = c
 	tx.private[c] = true
 	return c
