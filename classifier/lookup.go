@@ -11,33 +11,33 @@ import "tapestry/flow"
 // from the same classifier: the probed subtables see the same masked key,
 // and every subtable left unprobed holds only rules of lower priority than
 // the answer. This is what a megaflow cache entry may wildcard.
+//
+// Candidates are compared by the rank stored in their slot's record (see
+// table), so a lookup reads no Rule at all, not even the one it returns.
 func (c *Classifier[T]) Lookup(k *flow.Key, wc *flow.Mask) *Rule[T] {
 	kw := k.Words()
+	var ww *[flow.KeyWords]uint64
+	if wc != nil {
+		ww = wc.Words()
+	}
 	var best *Rule[T]
+	var bestRank uint64
 	entries := c.list.Load().entries
 	for i := range entries {
 		e := &entries[i]
 		// A subtable can only win with a higher priority, or with an equal
 		// priority and an earlier insertion, so probing ends below best.
-		if best != nil && e.maxPri.Load() < uint32(best.Priority) {
+		if best != nil && e.maxPri.Load() < uint32(bestRank>>seqBits) {
 			break
 		}
 		st := e.st
-		if wc != nil {
-			ww := wc.Words()
-			for _, s := range st.sig {
-				ww[s.i] |= s.m
-			}
+		if ww != nil {
+			st.widen(ww)
 		}
-		r := st.lookup(kw)
-		if r != nil && (best == nil || beats(r, best)) {
-			best = r
+		r, rank := st.lookup(kw, st.hash(kw))
+		if rank > bestRank {
+			best, bestRank = r, rank
 		}
 	}
 	return best
-}
-
-// beats reports whether r wins over b.
-func beats[T any](r, b *Rule[T]) bool {
-	return r.Priority > b.Priority || r.Priority == b.Priority && r.seq < b.seq
 }

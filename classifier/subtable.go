@@ -24,17 +24,25 @@ type listEntry[T any] struct {
 	st     *subtable[T]
 }
 
-// sigWord is one nonzero word of a subtable's mask and its index in the key.
+// sigWord is one nonzero word of a subtable's mask: its index in the key,
+// its mask and the hash constant of its position in the record.
 type sigWord struct {
-	i uint32
 	m uint64
+	k uint64
+	i uintptr
 }
 
 // subtable holds every rule with one mask.
 type subtable[T any] struct {
-	// Read by lookups; fixed at creation.
-	sig  []sigWord // the mask's nonzero words: all a lookup hashes and compares
-	tab  atomic.Pointer[table[T]]
+	// Read by lookups.
+	tab atomic.Pointer[table[T]]
+	// ver is odd while the writer changes a live slot's rule list head and
+	// rank, which must be read as a pair; a reader that sees it odd or
+	// changed across its reads ranks the rule it got from the rule itself.
+	// Filling an empty slot does not need it: the tag is stored last.
+	ver  atomic.Uint64
+	nsig int                    // fixed at creation, like sig
+	sig  [flow.KeyWords]sigWord // the mask's nonzero words: all a lookup hashes and compares
 	mask flow.Mask
 
 	// Writer's state.
@@ -49,10 +57,11 @@ func newSubtable[T any](m *flow.Mask) *subtable[T] {
 	st := &subtable[T]{mask: *m}
 	for i, w := range m.Words() {
 		if w != 0 {
-			st.sig = append(st.sig, sigWord{uint32(i), w})
+			st.sig[st.nsig] = sigWord{m: w, k: hashSeed * uint64(2*st.nsig+1), i: uintptr(i)}
+			st.nsig++
 		}
 	}
-	st.tab.Store(newTable[T](minSlots))
+	st.tab.Store(newTable[T](minSlots, st.nsig))
 	return st
 }
 
@@ -64,55 +73,64 @@ const (
 	hashMul2 = 0x9e3779b97f4a7c15
 )
 
-// mix folds word w into h: a 64x64->128 multiply whose halves are XORed
-// mixes every input bit into every output bit in a few cycles.
-func mix(h, w uint64) uint64 {
-	hi, lo := bits.Mul64(h^w, hashMul1)
+// hashWord mixes one key word with its position's constant k: a 64x64->128
+// multiply whose halves are XORed spreads every input bit over the output.
+// The words of a key are mixed independently and summed, so the multiplies
+// of a 5-word mask run in parallel instead of as a chain.
+func hashWord(w, k uint64) uint64 {
+	hi, lo := bits.Mul64(w^k, hashMul1)
 	return hi ^ lo
 }
 
-// finish spreads the state over all 64 bits: the top ones pick the slot and
+// finish spreads the sum over all 64 bits: the top ones pick the slot and
 // the low byte is the slot's tag.
 func finish(h uint64) uint64 {
 	hi, lo := bits.Mul64(h, hashMul2)
 	return hi ^ lo
 }
 
-// hashKey hashes the masked words of k under st's mask.
-func (st *subtable[T]) hashKey(kw *[flow.KeyWords]uint64) uint64 {
-	h := uint64(hashSeed)
-	for _, s := range st.sig {
-		h = mix(h, kw[s.i]&s.m)
+// sigs returns the mask's nonzero words.
+func (st *subtable[T]) sigs() []sigWord { return st.sig[:st.nsig] }
+
+// sigKey gathers the words of an already masked key that st's mask covers,
+// the form records hold.
+func (st *subtable[T]) sigKey(kw *[flow.KeyWords]uint64, out *[flow.KeyWords]uint64) []uint64 {
+	sig := st.sigs()
+	for j := range sig {
+		out[j] = kw[sig[j].i]
+	}
+	return out[:len(sig)]
+}
+
+// hashSig hashes sig-ordered key words as gathered by sigKey.
+func (st *subtable[T]) hashSig(kw []uint64) uint64 {
+	sig := st.sigs()
+	var h uint64
+	for j := range sig {
+		h += hashWord(kw[j], sig[j].k)
 	}
 	return finish(h)
 }
 
-// hashMatch hashes an already masked key.
-func (st *subtable[T]) hashMatch(kw *[flow.KeyWords]uint64) uint64 {
-	h := uint64(hashSeed)
-	for _, s := range st.sig {
-		h = mix(h, kw[s.i])
+// hash returns the hash of k under st's mask.
+func (st *subtable[T]) hash(kw *[flow.KeyWords]uint64) uint64 {
+	sig := st.sigs()
+	var h uint64
+	for j := range sig {
+		s := &sig[j]
+		h += hashWord(kw[s.i]&s.m, s.k)
 	}
 	return finish(h)
 }
 
-// matches reports whether k, masked by st's mask, equals the rule key rk.
-func (st *subtable[T]) matches(kw, rk *[flow.KeyWords]uint64) bool {
-	for _, s := range st.sig {
-		if kw[s.i]&s.m != rk[s.i] {
-			return false
-		}
-	}
-	return true
-}
-
-// lookup returns the best rule whose masked key equals k's, or nil.
-// Safe for concurrent use with the writer.
+// lookup returns the best rule whose masked key equals k's, with its rank,
+// or nil; h is k's hash under st's mask. Safe for concurrent use with the
+// writer.
 //
 // It scans the tag words eight slots at a time: a miss usually costs one
-// load from the dense tag array and no look at the rules at all.
-func (st *subtable[T]) lookup(kw *[flow.KeyWords]uint64) *Rule[T] {
-	h := st.hashKey(kw)
+// load from the dense tag array, and a hit one record more.
+func (st *subtable[T]) lookup(kw *[flow.KeyWords]uint64, h uint64) (*Rule[T], uint64) {
+	v := st.ver.Load()
 	t := st.tab.Load()
 	bc := uint64(tagOf(h)) * lanes
 	s := h >> t.shift
@@ -127,53 +145,96 @@ func (st *subtable[T]) lookup(kw *[flow.KeyWords]uint64) *Rule[T] {
 			hit &= free&-free - 1 // the sequence ends at the first empty slot
 		}
 		for ; hit != 0; hit &= hit - 1 {
-			r := t.rules[g*8+uint64(bits.TrailingZeros64(hit)/8)].Load()
-			if r != nil && st.matches(kw, r.Match.Key.Words()) {
-				return r
+			slot := g*8 + uint64(bits.TrailingZeros64(hit)/8)
+			if r, rank := st.confirm(t, slot, kw, v); r != nil {
+				return r, rank
 			}
 		}
 		if free != 0 {
-			return nil
+			return nil, 0
 		}
 		g = (g + 1) & last
 		first = ^uint64(0)
 	}
 }
 
-// findSlot returns the slot holding masked key key, or the slot a new entry
-// for it should take (the first tombstone on its probe sequence, else the
-// empty slot ending it) with found false. Writer only.
-func (st *subtable[T]) findSlot(t *table[T], key *flow.Key, h uint64) (s uint64, found bool) {
-	kw := key.Words()
+// confirm compares k with slot s's key and on a match returns the slot's
+// best rule and its rank. v is st.ver as read before the slot.
+func (st *subtable[T]) confirm(t *table[T], s uint64, kw *[flow.KeyWords]uint64, v uint64) (*Rule[T], uint64) {
+	rec := t.recs[s*t.stride : (s+1)*t.stride]
+	sig := st.sigs()
+	if len(rec) != len(sig)+1 {
+		return nil, 0 // never: stride is len(sig)+1; lets the compiler drop bounds checks
+	}
+	for j := range sig {
+		if kw[sig[j].i]&sig[j].m != rec[j+1].Load() {
+			return nil, 0
+		}
+	}
+	r := t.rules[s].Load()
+	if r == nil {
+		return nil, 0 // removed since the tag was read
+	}
+	rank := rec[0].Load()
+	if v&1 != 0 || st.ver.Load() != v {
+		// The writer was changing some slot's head: r and rank may be
+		// from different moments. The rule's own fields never change.
+		rank = rankOf(r)
+	}
+	return r, rank
+}
+
+// recMatches reports whether slot s holds the masked key words kw (as
+// gathered by sigKey). Writer only.
+func (t *table[T]) recMatches(s uint64, kw []uint64) bool {
+	rec := t.rec(s)
+	for j, w := range kw {
+		if rec[1+j].Load() != w {
+			return false
+		}
+	}
+	return true
+}
+
+// findSlot returns the slot for key words kw and its tag: a live tag when
+// the key has a slot with rules, tomb when its slot lost its rules (it may
+// come back to life: its key words are still there), or empty for the
+// empty slot where a new entry goes. Other keys' tombstones are not
+// reused, which is what keeps a slot's key words fixed for readers (see
+// table). Writer only.
+func (st *subtable[T]) findSlot(t *table[T], kw []uint64, h uint64) (s uint64, tg uint8) {
 	tag := tagOf(h)
-	free := ^uint64(0)
 	for s = h >> t.shift; ; s = (s + 1) & t.mask() {
-		switch tg := t.tag(s); tg {
+		switch tg = t.tag(s); tg {
 		case empty:
-			if free == ^uint64(0) {
-				free = s
-			}
-			return free, false
-		case tomb:
-			if free == ^uint64(0) {
-				free = s
-			}
-		case tag:
-			if r := t.rules[s].Load(); st.matches(kw, r.Match.Key.Words()) {
-				return s, true
+			return s, empty
+		case tomb, tag:
+			if t.recMatches(s, kw) {
+				return s, tg
 			}
 		}
 	}
 }
 
+// setHead makes r the head of slot s's list, with its rank, as one change
+// for readers (see ver). Writer only.
+func (st *subtable[T]) setHead(t *table[T], s uint64, r *Rule[T]) {
+	st.ver.Add(1)
+	t.rules[s].Store(r)
+	t.recs[s*t.stride].Store(rankOf(r))
+	st.ver.Add(1)
+}
+
 // insert adds r, which has st's mask, and returns the rule it replaced.
 // Writer only.
 func (st *subtable[T]) insert(r *Rule[T], seq *uint64) (old *Rule[T]) {
-	key := &r.Match.Key
-	h := st.hashMatch(key.Words())
+	var buf [flow.KeyWords]uint64
+	kw := st.sigKey(r.Match.Key.Words(), &buf)
+	h := st.hashSig(kw)
 	t := st.tab.Load()
-	s, found := st.findSlot(t, key, h)
-	if !found {
+	s, tg := st.findSlot(t, kw, h)
+	switch tg {
+	case empty:
 		*seq++
 		r.seq = *seq
 		if (st.used+1)*4 > len(t.rules)*3 {
@@ -181,13 +242,18 @@ func (st *subtable[T]) insert(r *Rule[T], seq *uint64) (old *Rule[T]) {
 			// the slot, keeping the load at most 3/4 so that a miss ends
 			// within a tag word or two.
 			t = st.rebuild(st.live + 1)
-			s, _ = st.findSlot(t, key, h)
+			s, _ = st.findSlot(t, kw, h)
 		}
-		if t.tag(s) == empty {
-			st.used++
-		}
+		st.used++
 		st.live++
-		t.fill(s, tagOf(h), r)
+		t.fill(s, tagOf(h), kw, r)
+		return nil
+	case tomb:
+		*seq++
+		r.seq = *seq
+		st.live++
+		st.setHead(t, s, r)
+		t.setTag(s, tagOf(h))
 		return nil
 	}
 	head := t.rules[s].Load()
@@ -200,33 +266,42 @@ func (st *subtable[T]) insert(r *Rule[T], seq *uint64) (old *Rule[T]) {
 		// Same match and priority: r takes cur's place and its seniority.
 		r.seq = cur.seq
 		r.next = cur.next
-		link(&t.rules[s], prev, r)
+		st.link(t, s, prev, r)
 		cur.next = nil
 		return cur
 	}
 	*seq++
 	r.seq = *seq
 	r.next = cur
-	link(&t.rules[s], prev, r)
+	st.link(t, s, prev, r)
 	return nil
 }
 
-// link makes r follow prev, or heads the slot's list when prev is nil. The
+// link makes r follow prev, or heads slot s's list when prev is nil. The
 // list's tail from r on must already be in place: readers see the new head
 // only through the atomic store, after r.next is set.
-func link[T any](head *atomic.Pointer[Rule[T]], prev, r *Rule[T]) {
+func (st *subtable[T]) link(t *table[T], s uint64, prev, r *Rule[T]) {
 	if prev == nil {
-		head.Store(r)
+		st.setHead(t, s, r)
 	} else {
 		prev.next = r
 	}
 }
 
+// slotOf returns the table and the live slot holding masked key key, or
+// ok false. Writer only.
+func (st *subtable[T]) slotOf(key *flow.Key) (t *table[T], s uint64, ok bool) {
+	var buf [flow.KeyWords]uint64
+	kw := st.sigKey(key.Words(), &buf)
+	t = st.tab.Load()
+	s, tg := st.findSlot(t, kw, st.hashSig(kw))
+	return t, s, tg > tomb
+}
+
 // find returns the rule with masked key key and priority p. Writer only.
 func (st *subtable[T]) find(key *flow.Key, p uint16) *Rule[T] {
-	t := st.tab.Load()
-	s, found := st.findSlot(t, key, st.hashMatch(key.Words()))
-	if !found {
+	t, s, ok := st.slotOf(key)
+	if !ok {
 		return nil
 	}
 	for r := t.rules[s].Load(); r != nil && r.Priority >= p; r = r.next {
@@ -240,9 +315,8 @@ func (st *subtable[T]) find(key *flow.Key, p uint16) *Rule[T] {
 // remove unlinks and returns the rule with masked key key and priority p.
 // Writer only.
 func (st *subtable[T]) remove(key *flow.Key, p uint16) *Rule[T] {
-	t := st.tab.Load()
-	s, found := st.findSlot(t, key, st.hashMatch(key.Words()))
-	if !found {
+	t, s, ok := st.slotOf(key)
+	if !ok {
 		return nil
 	}
 	var prev *Rule[T]
@@ -257,10 +331,12 @@ func (st *subtable[T]) remove(key *flow.Key, p uint16) *Rule[T] {
 	case prev != nil:
 		prev.next = r.next
 	case r.next != nil:
-		t.rules[s].Store(r.next)
+		st.setHead(t, s, r.next)
 	default:
 		// Last rule of the slot: tombstone it, keeping the probe sequences
 		// through it intact, and drop the pointer so r can be collected.
+		// The record stays: readers that read the tag before it changed
+		// compare against it, and the same key may revive the slot.
 		t.setTag(s, tomb)
 		t.rules[s].Store(nil)
 		st.live--
@@ -270,27 +346,33 @@ func (st *subtable[T]) remove(key *flow.Key, p uint16) *Rule[T] {
 }
 
 // rebuild moves every live slot into a fresh table sized for want entries at
-// a load of at most 3/8, publishes it and returns it. The headroom up to the
+// a load of at most 1/2, publishes it and returns it. The headroom up to the
 // 3/4 limit keeps rebuilds amortized O(1) per insert even when most used
 // slots are tombstones. Writer only.
 func (st *subtable[T]) rebuild(want int) *table[T] {
 	n := minSlots
-	for n*3 < want*8 {
+	for n < want*2 {
 		n *= 2
 	}
 	old := st.tab.Load()
-	t := newTable[T](n)
+	t := newTable[T](n, st.nsig)
 	for s := range old.rules {
 		r := old.rules[s].Load()
 		if r == nil {
 			continue
 		}
-		h := st.hashMatch(r.Match.Key.Words())
+		rec := old.rec(uint64(s))
+		var buf [flow.KeyWords]uint64
+		kw := buf[:st.nsig]
+		for j := range kw {
+			kw[j] = rec[1+j].Load()
+		}
+		h := st.hashSig(kw)
 		j := h >> t.shift
 		for t.tag(j) != empty {
 			j = (j + 1) & t.mask()
 		}
-		t.fill(j, tagOf(h), r)
+		t.fill(j, tagOf(h), kw, r)
 	}
 	st.used = st.live
 	st.tab.Store(t)
@@ -311,4 +393,11 @@ func (st *subtable[T]) each(fn func(*Rule[T]) bool) bool {
 		}
 	}
 	return true
+}
+
+// widen ORs st's mask into the wildcard words ww.
+func (st *subtable[T]) widen(ww *[flow.KeyWords]uint64) {
+	for _, s := range st.sigs() {
+		ww[s.i] |= s.m
+	}
 }

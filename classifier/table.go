@@ -2,11 +2,20 @@ package classifier
 
 import "sync/atomic"
 
-// table is an open-addressed hash table with linear probing, split in two
-// parallel arrays: one tag byte per slot, packed eight to a word, and one
-// rule pointer per slot. Probing reads the dense tags (a 5,000-rule
-// subtable's tags fit in 8 KiB, so 20 subtables stay in L2) and follows a
-// pointer only when a tag matches, which a miss almost never does.
+// table is an open-addressed hash table with linear probing, split in three
+// parallel arrays:
+//
+//   - tags: one byte per slot, packed eight to a word. Probing reads these
+//     dense tags (a 5,000-rule subtable's tags fit in 8 KiB, so 20
+//     subtables stay in L2), and a miss almost never reads anything else.
+//   - recs: per slot a record of stride words: the rank of the slot's best
+//     rule, then the slot's masked key, only the words the mask covers.
+//     A tag match is confirmed, and a hit ranked against other subtables,
+//     from this one record: a lookup never reads a Rule, which for a large
+//     table is a cache miss (a Rule is ~400 bytes, spread over several
+//     lines) that the caller pays only for the rule it gets back.
+//   - rules: per slot the list of rules with that masked key, highest
+//     priority first.
 //
 // Readers find the table through subtable.tab. The writer changes slots in
 // place with atomic stores and replaces the whole table when it grows.
@@ -16,15 +25,24 @@ import "sync/atomic"
 // readers until the next rebuild), or the low byte of the slot's hash,
 // moved clear of those two values.
 //
-// The writer stores a slot's rule before its tag, and readers load the tag
-// before the rule, so a reader that sees a new tag also sees its rule. A
-// reader may pair an old tag with a new rule, or find nil; it compares the
-// rule's key in full and skips nil, so that only costs a comparison.
+// A slot's key words are written once, before its tag first leaves empty,
+// and never change for the table's life: a tombstone keeps them, and only
+// the same key may bring the slot back to life. So a reader that sees a
+// live tag reads the key it stands for, never a half-written one. The rule
+// list head and the rank change together under the subtable's version
+// counter (see subtable.ver).
 type table[T any] struct {
-	tags  []atomic.Uint64
-	rules []atomic.Pointer[Rule[T]]
-	shift uint8 // 64 - log2(len(rules)): a slot is the hash's top bits
+	tags   []atomic.Uint64
+	recs   []atomic.Uint64
+	rules  []atomic.Pointer[Rule[T]]
+	shift  uint8  // 64 - log2(len(rules)): a slot is the hash's top bits
+	stride uint64 // words per record: 1 + the mask's nonzero words
+	big    bool   // too large for the caches: lookups touch records early
 }
+
+// bigSlots is the size from which a table's records are not expected to
+// stay in the caches (16 MiB of records for a 5-word mask).
+const bigSlots = 1 << 18
 
 const (
 	empty = 0
@@ -37,15 +55,19 @@ const (
 	low7  = 0x7f7f7f7f7f7f7f7f
 )
 
-func newTable[T any](n int) *table[T] {
+func newTable[T any](n, nsig int) *table[T] {
 	shift := uint8(64)
 	for m := n; m > 1; m >>= 1 {
 		shift--
 	}
+	stride := uint64(nsig) + 1
 	return &table[T]{
-		tags:  make([]atomic.Uint64, n/8),
-		rules: make([]atomic.Pointer[Rule[T]], n),
-		shift: shift,
+		tags:   make([]atomic.Uint64, n/8),
+		recs:   make([]atomic.Uint64, uint64(n)*stride),
+		rules:  make([]atomic.Pointer[Rule[T]], n),
+		shift:  shift,
+		stride: stride,
+		big:    n >= bigSlots,
 	}
 }
 
@@ -80,8 +102,33 @@ func (t *table[T]) setTag(s uint64, tag uint8) {
 	w.Store(w.Load()&^(0xff<<sh) | uint64(tag)<<sh)
 }
 
-// fill puts r into the free slot s.
-func (t *table[T]) fill(s uint64, tag uint8, r *Rule[T]) {
+// rec returns slot s's record: rank, then key words.
+func (t *table[T]) rec(s uint64) []atomic.Uint64 {
+	return t.recs[s*t.stride : (s+1)*t.stride]
+}
+
+// fill puts r, whose masked key words under the subtable's mask are kw,
+// into the empty slot s: record first, tag last, so that readers who see
+// the tag see the rest.
+func (t *table[T]) fill(s uint64, tag uint8, kw []uint64, r *Rule[T]) {
+	rec := t.rec(s)
+	for j, w := range kw {
+		rec[1+j].Store(w)
+	}
+	rec[0].Store(rankOf(r))
 	t.rules[s].Store(r)
 	t.setTag(s, tag)
+}
+
+// Rank orders rules across subtables in one comparison: the priority in the
+// top 16 bits, then the inverted insertion sequence, so that of two rules
+// with equal priority the one inserted first ranks higher (see Ties in the
+// package comment). A rank is never zero.
+const (
+	seqBits  = 48
+	seqLimit = 1<<seqBits - 1
+)
+
+func rankOf[T any](r *Rule[T]) uint64 {
+	return uint64(r.Priority)<<seqBits | (seqLimit - r.seq)
 }

@@ -2,7 +2,9 @@ package ofctl
 
 import (
 	"fmt"
+	"syscall"
 	"testing"
+	"time"
 
 	"tapestry/openflow"
 )
@@ -38,18 +40,43 @@ func BenchmarkParseFlowMod(b *testing.B) {
 	}
 }
 
-// BenchmarkParse100k parses 100,000 typical lines per op, the size of the
-// add-flows the daemon must take in well under 0.7 s.
+// BenchmarkParse100k parses 100,000 lines per op, the size of the
+// add-flows the daemon must take in well under 0.7 s (issue 2: under
+// 150 ms): "mixed" is typicalFlows, "simple" the per-host forwarding flow
+// priority=N,ip,in_port=1,nw_dst=10.a.b.c,actions=output:2. cpu-ms/op is
+// the process's CPU time, which waiting for a core on a shared machine
+// does not inflate.
 func BenchmarkParse100k(b *testing.B) {
-	lines := typicalFlows(100000)
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		for _, l := range lines {
-			if _, err := ParseFlowMod(l, openflow.FlowAdd, nil); err != nil {
-				b.Fatal(err)
-			}
-		}
+	simple := make([]string, 100000)
+	for i := range simple {
+		simple[i] = fmt.Sprintf("priority=%d,ip,in_port=1,nw_dst=10.%d.%d.%d,actions=output:2", i%65536, i>>16&0xff, i>>8&0xff, i&0xff)
 	}
+	for _, set := range []struct {
+		name  string
+		lines []string
+	}{{"mixed", typicalFlows(100000)}, {"simple", simple}} {
+		b.Run(set.name, func(b *testing.B) {
+			b.ReportAllocs()
+			start := cpuTime()
+			for b.Loop() {
+				for _, l := range set.lines {
+					if _, err := ParseFlowMod(l, openflow.FlowAdd, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(cpuTime()-start)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+		})
+	}
+}
+
+// cpuTime is the process's user+system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkFormatFlowStats prints typical dump-flows lines.

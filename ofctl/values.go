@@ -108,13 +108,34 @@ func parseMAC(s string) ([6]byte, bool) {
 	return m, s == ""
 }
 
-// parseIPv4 parses a dotted quad strictly (each octet 0-255).
+// parseIPv4 parses a dotted quad strictly, as netip.ParseAddr does: four
+// decimal octets 0-255 without leading zeros (which inet_aton would read as
+// octal). By hand because add-flows of 100,000 lines parses one or two
+// addresses per line.
 func parseIPv4(s string) ([4]byte, bool) {
-	a, err := netip.ParseAddr(s)
-	if err != nil || !a.Is4() {
+	var a [4]byte
+	for i := range a {
+		n, v := 0, 0
+		for n < len(s) && n < 4 && s[n] >= '0' && s[n] <= '9' {
+			v = v*10 + int(s[n]-'0')
+			n++
+		}
+		if n == 0 || n > 3 || v > 255 || n > 1 && s[0] == '0' {
+			return [4]byte{}, false
+		}
+		a[i] = byte(v)
+		s = s[n:]
+		if i < 3 {
+			if s == "" || s[0] != '.' {
+				return [4]byte{}, false
+			}
+			s = s[1:]
+		}
+	}
+	if s != "" {
 		return [4]byte{}, false
 	}
-	return a.As4(), true
+	return a, true
 }
 
 // parseIPv6 parses an IPv6 address (not an IPv4 one).
