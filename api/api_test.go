@@ -27,6 +27,7 @@ type fakeBackend struct {
 	gotDump   DumpFlowsRequest
 	gotModP   ModPortRequest
 	flowLines string
+	gotIP     IPRequest
 }
 
 func (f *fakeBackend) Switch(context.Context) (Switch, error) {

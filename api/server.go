@@ -35,6 +35,14 @@ type Backend interface {
 	Tables(ctx context.Context, br string) ([]openflow.TableStats, error)
 	ModPort(ctx context.Context, br string, req ModPortRequest) error
 	Trace(ctx context.Context, br string, req TraceRequest) (TraceResponse, error)
+	// IP runs one ip(8) command in a namespace (see netns.go).
+	IP(ctx context.Context, req IPRequest) (CommandResult, error)
+	// Sysctl runs sysctl(8) in namespace ns.
+	Sysctl(ctx context.Context, ns string, req ExecRequest) (CommandResult, error)
+	// Ping runs ping(8) in namespace ns, calling emit for each output line
+	// as it is printed. An error returned before the first emit is an
+	// ordinary error reply; the final status comes as a Done line.
+	Ping(ctx context.Context, ns string, req ExecRequest, emit func(PingLine)) error
 }
 
 // MaxBodyBytes bounds a request body: 1 GiB holds several million flow
@@ -61,6 +69,9 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /v1/bridges/{br}/tables", s.getTables)
 	mux.HandleFunc("POST /v1/bridges/{br}/mod-port", s.postModPort)
 	mux.HandleFunc("POST /v1/bridges/{br}/trace", s.postTrace)
+	mux.HandleFunc("POST /v1/ip", s.postIP)
+	mux.HandleFunc("POST /v1/netns/{ns}/sysctl", s.postSysctl)
+	mux.HandleFunc("POST /v1/netns/{ns}/ping", s.postPing)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, NotFound("no route for %s %s", r.Method, r.URL.Path))
 	})

@@ -20,6 +20,9 @@
 //	GET  /v1/bridges/{br}/tables             []openflow.TableStats
 //	POST /v1/bridges/{br}/mod-port           ModPortRequest
 //	POST /v1/bridges/{br}/trace              TraceRequest -> TraceResponse
+//	POST /v1/ip                              IPRequest -> CommandResult
+//	POST /v1/netns/{ns}/sysctl               ExecRequest -> CommandResult
+//	POST /v1/netns/{ns}/ping                 ExecRequest -> PingLine stream
 //
 // Errors are JSON {"error": "..."} with a 4xx status for bad requests and a
 // 5xx status for failures of the daemon itself; the client turns them into

@@ -66,6 +66,9 @@ func (d *Daemon) restore() error {
 	if err := d.loadConf(); err != nil {
 		return err
 	}
+	if err := d.loadNetns(); err != nil {
+		return err
+	}
 	for _, name := range sortedKeys(d.conf.Bridges) {
 		bc := d.conf.Bridges[name]
 		rt := d.startBridge(bc)
@@ -74,6 +77,7 @@ func (d *Daemon) restore() error {
 		}
 		d.log.Info("restored bridge", "bridge", name, "ports", len(bc.Ports), "flows", rt.br.FlowCount())
 	}
+	d.restoreNetns()
 	return nil
 }
 
@@ -115,8 +119,22 @@ func (d *Daemon) startBridge(bc *bridgeConf) *bridgeRT {
 
 // attach opens p's device and adds it to the bridge; a failure is recorded
 // in p.err and retried later.
+//
+// An internal port a tapestry namespace claims is an in-memory wire whose
+// far end becomes the namespace's interface (see netns.go).
 func (d *Daemon) attach(rt *bridgeRT, p *portRT) {
-	l, err := d.dev.Open(p.conf.Name, p.conf.Type)
+	var l link.Link
+	var far *link.Mem
+	var err error
+	ns := ""
+	if p.conf.Type == kindInternal {
+		ns = d.claimOf(p.conf.Name)
+	}
+	if ns != "" {
+		l, far = internalWire(p.conf.Name)
+	} else {
+		l, err = d.dev.Open(p.conf.Name, p.conf.Type)
+	}
 	if err != nil {
 		if p.err != err.Error() {
 			d.log.Warn("port not attached", "bridge", rt.name, "port", p.conf.Name, "err", err)
@@ -124,24 +142,41 @@ func (d *Daemon) attach(rt *bridgeRT, p *portRT) {
 		p.err = err.Error()
 		return
 	}
-	if err := d.addToBridge(rt, p, l); err != nil {
+	if err := d.addToBridge(rt, p, l, ns != ""); err != nil {
 		l.Close()
+		if far != nil {
+			far.Close()
+		}
 		p.err = err.Error()
 		d.log.Warn("port not attached", "bridge", rt.name, "port", p.conf.Name, "err", err)
 		return
 	}
 	p.attached, p.err = true, ""
+	if far != nil {
+		d.handOver(ns, p.conf.Name, far, d.portMAC(rt, p.conf.Name, true))
+	}
 	if rt.agent != nil {
 		rt.agent.PortsChanged()
 	}
 	d.log.Info("port attached", "bridge", rt.name, "port", p.conf.Name, "ofport", p.conf.OFPort, "link", fmt.Sprintf("%T", l))
 }
 
-func (d *Daemon) addToBridge(rt *bridgeRT, p *portRT, l link.Link) error {
-	mac, ok := deviceMAC(p.conf.Name)
-	if !ok {
-		mac = stableMAC(d.uuid + "/" + rt.name + "/" + p.conf.Name)
+// portMAC is a port's address: its kernel device's when it has one (and
+// is not a claimed internal port, whose device is the namespace's), else
+// one derived from the switch, bridge and port names so that it survives
+// restarts. The namespace end of a claimed internal port has the same
+// address, as an OVS internal device does.
+func (d *Daemon) portMAC(rt *bridgeRT, name string, claimed bool) [6]byte {
+	if !claimed {
+		if mac, ok := deviceMAC(name); ok {
+			return mac
+		}
 	}
+	return stableMAC(d.uuid + "/" + rt.name + "/" + name)
+}
+
+func (d *Daemon) addToBridge(rt *bridgeRT, p *portRT, l link.Link, claimed bool) error {
+	mac := d.portMAC(rt, p.conf.Name, claimed)
 	_, err := rt.br.AddPort(ofproto.PortSpec{
 		HWAddr: mac,
 		Name:   p.conf.Name,

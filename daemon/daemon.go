@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"tapestry/api"
+	"tapestry/netstack"
 	"tapestry/store"
 )
 
@@ -39,7 +40,9 @@ type Config struct {
 	// ports when TAP creation is not allowed.
 	Devices Devices
 	// Now is the clock for the bridges; nil means time.Now.
-	Now    func() time.Time
+	Now func() time.Time
+	// Clock is the clock of the namespaces; nil means the system clock.
+	Clock  netstack.Clock
 	Logger *slog.Logger
 	// Version is reported by the API (tapestry version).
 	Version string
@@ -84,6 +87,16 @@ type Daemon struct {
 	conf    *switchConf          // committed desired state
 	bridges map[string]*bridgeRT // running bridges by name
 	closed  bool
+
+	// Namespaces (netns.go): desired state, running namespaces, wire ends
+	// of claimed internal ports waiting for their namespace, namespaces
+	// to rebuild, and whether a build is under way.
+	netns    map[string]*nsConf
+	nsrt     map[string]*netstack.Namespace
+	ends     map[string]pendingEnd
+	rebuild  map[string]bool
+	building bool
+	nsClock  netstack.Clock
 
 	// flowMu orders flow changes into the store. The API takes it under mu;
 	// OpenFlow connections, which never take mu, take it alone. A flow mod
@@ -130,9 +143,15 @@ func New(cfg Config) (*Daemon, error) {
 		st:      st,
 		dev:     cfg.Devices,
 		bridges: make(map[string]*bridgeRT),
+		netns:   make(map[string]*nsConf),
+		nsrt:    make(map[string]*netstack.Namespace),
+		ends:    make(map[string]pendingEnd),
+		rebuild: make(map[string]bool),
+		nsClock: cfg.Clock,
 		stop:    make(chan struct{}),
 	}
 	if err := d.restore(); err != nil {
+		d.closeNetns()
 		d.closeBridges()
 		st.Close()
 		return nil, err
@@ -193,6 +212,7 @@ func (d *Daemon) Close() error {
 
 	d.mu.Lock()
 	errs = append(errs, d.flushExpired())
+	d.closeNetns()
 	d.closeBridges()
 	d.mu.Unlock()
 	errs = append(errs, d.st.Close())

@@ -35,10 +35,24 @@ func (d *Daemon) Vsctl(_ context.Context, req api.VsctlRequest) (api.VsctlRespon
 		return resp, nil
 	}
 	old := d.conf
-	if err := d.st.Update(func(tx *store.Tx) error { return putConf(tx, old, t.conf) }); err != nil {
+	released := d.releasedClaims(t.conf)
+	err := d.st.Update(func(tx *store.Tx) error {
+		for _, c := range released {
+			if err := putNS(tx, c); err != nil {
+				return err
+			}
+		}
+		return putConf(tx, old, t.conf)
+	})
+	if err != nil {
 		return api.VsctlResponse{}, fmt.Errorf("writing store: %w", err)
 	}
+	for _, c := range released {
+		d.netns[c.Name] = c
+		d.rebuild[c.Name] = true
+	}
 	d.reconcile(t.conf)
+	d.rebuildPending()
 	// Like ovs-vsctl after a commit, report ports that could not be set up
 	// (the command itself succeeded: the port exists, with an error).
 	for _, name := range t.added {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -74,4 +75,26 @@ func runDaemon(stateDir, runDir string, log *slog.Logger) error {
 	sig := <-sigs
 	log.Info("shutting down", "signal", sig.String())
 	return d.Close()
+}
+
+// startInProcessDaemon runs a daemon inside this process with its own
+// state and run dirs, every port on an in-memory wire (no kernel device,
+// no privileges), logging to logw. tapestry demo uses it; this file is the
+// one place the binary may start a daemon.
+func startInProcessDaemon(stateDir, runDir string, logw io.Writer) (stop func() error, err error) {
+	d, err := daemon.New(daemon.Config{
+		StateDir: stateDir,
+		RunDir:   runDir,
+		Devices:  &daemon.MemDevices{},
+		Logger:   slog.New(slog.NewTextHandler(logw, nil)),
+		Version:  version,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Serve(); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d.Close, nil
 }

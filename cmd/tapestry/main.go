@@ -4,6 +4,9 @@
 //	tapestry daemon                 run the switch (store, bridges, API socket)
 //	tapestry vsctl ARGS...          ovs-vsctl(8), against the daemon
 //	tapestry ofctl ARGS...          ovs-ofctl(8), against the daemon
+//	tapestry ip [-n NS] ARGS...     ip(8) for tapestry namespaces (docs/netns.md)
+//	tapestry netns add|del|list     ip netns for tapestry namespaces
+//	tapestry demo                   the seed ping experiment, without root
 //	tapestry install-links DIR      ovs-vsctl, ovs-ofctl -> tapestry symlinks in DIR
 //	tapestry version
 //
@@ -69,8 +72,15 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newDaemonCmd(),
 		passthroughCmd("vsctl", "Configure bridges and ports, as ovs-vsctl(8)", runVsctl),
 		passthroughCmd("ofctl", "Manage flows and ports of a bridge, as ovs-ofctl(8)", runOfctl),
+		passthroughCmd("ip", "Configure tapestry namespaces (hosts, routers), as ip(8)", runIP),
+		passthroughCmd("netns", "Add, delete and list tapestry namespaces, as ip netns", func(args []string, stdout, stderr io.Writer) int {
+			return runIP(append([]string{"netns"}, args...), stdout, stderr)
+		}),
+		newDemoCmd(),
 		newInstallLinksCmd(),
 		newVersionCmd(),
+		newControllerCmd(),
+		newLuaCmd(),
 	)
 	return root
 }

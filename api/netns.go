@@ -1,0 +1,149 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+)
+
+// Namespaces: the Linux-like hosts and routers inside the daemon. Their
+// commands cross the API as the argument words of ip(8), sysctl(8) and
+// ping(8); the daemon parses them with the iproute2 syntax of packages
+// netstack, route and neigh and answers with the tools' own text, so that
+// the CLI stays free of the data plane.
+//
+//	POST /v1/ip                    IPRequest -> CommandResult
+//	POST /v1/netns/{ns}/sysctl     ExecRequest -> CommandResult
+//	POST /v1/netns/{ns}/ping       ExecRequest -> PingLine stream (NDJSON)
+
+// IPRequest is one ip(8) invocation: the words after the global options,
+// e.g. ["addr", "add", "10.0.0.1/24", "dev", "p0"], run in namespace Netns
+// ("" is the root namespace, where only `ip link set DEV netns NS` and
+// `ip netns ...` mean anything to tapestry).
+type IPRequest struct {
+	Netns string   `json:"netns,omitempty"`
+	Args  []string `json:"args"`
+}
+
+// ExecRequest carries the argument words of a tool run in a namespace by
+// `ip netns exec NS TOOL ARGS...` (sysctl, ping).
+type ExecRequest struct {
+	Args []string `json:"args"`
+}
+
+// PingLine is one element of the ping stream: an output line as iputils
+// prints it, or, last, Done with the exit status ping would return (0
+// when a reply came back, 1 when none did, 2 on an error).
+type PingLine struct {
+	Line     string `json:"line,omitempty"`
+	Stderr   bool   `json:"stderr,omitempty"`
+	Done     bool   `json:"done,omitempty"`
+	ExitCode int    `json:"exit_code,omitempty"`
+}
+
+// IPExitCode is the status iproute2 exits with when the kernel refuses a
+// request ("RTNETLINK answers: File exists") or an argument is wrong.
+const IPExitCode = 2
+
+func (s *server) postIP(w http.ResponseWriter, r *http.Request) {
+	var req IPRequest
+	if err := decodeJSONBody(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	res, err := s.b.IP(r.Context(), req)
+	s.reply(w, r, res, err)
+}
+
+func (s *server) postSysctl(w http.ResponseWriter, r *http.Request) {
+	var req ExecRequest
+	if err := decodeJSONBody(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	res, err := s.b.Sysctl(r.Context(), r.PathValue("ns"), req)
+	s.reply(w, r, res, err)
+}
+
+// postPing streams one JSON PingLine per output line, flushing each so
+// that the user sees replies as they arrive, as with ping itself.
+func (s *server) postPing(w http.ResponseWriter, r *http.Request) {
+	var req ExecRequest
+	if err := decodeJSONBody(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	started := false
+	enc := json.NewEncoder(w)
+	flusher, _ := w.(http.Flusher)
+	emit := func(l PingLine) {
+		if !started {
+			started = true
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			w.WriteHeader(http.StatusOK)
+		}
+		// A client gone away is noticed through the request context.
+		_ = enc.Encode(l)
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+	if err := s.b.Ping(r.Context(), r.PathValue("ns"), req, emit); err != nil {
+		if started {
+			s.log.Error("ping failed mid-stream", "netns", r.PathValue("ns"), "err", err)
+			return
+		}
+		s.fail(w, r, err)
+	}
+}
+
+// IP runs one ip(8) command in the daemon.
+func (c *Client) IP(ctx context.Context, req IPRequest) (CommandResult, error) {
+	var res CommandResult
+	err := c.postJSON(ctx, "/v1/ip", req, &res)
+	return res, err
+}
+
+func netnsPath(ns, what string) string {
+	return "/v1/netns/" + url.PathEscape(ns) + "/" + what
+}
+
+// Sysctl runs sysctl(8) with args in namespace ns.
+func (c *Client) Sysctl(ctx context.Context, ns string, args []string) (CommandResult, error) {
+	var res CommandResult
+	err := c.postJSON(ctx, netnsPath(ns, "sysctl"), ExecRequest{Args: args}, &res)
+	return res, err
+}
+
+// Ping runs ping(8) with args in namespace ns, calling line for every
+// output line as it arrives, and returns ping's exit status.
+func (c *Client) Ping(ctx context.Context, ns string, args []string, line func(PingLine)) (int, error) {
+	b, err := json.Marshal(ExecRequest{Args: args})
+	if err != nil {
+		return 0, fmt.Errorf("api: %w", err)
+	}
+	resp, err := c.do(ctx, http.MethodPost, netnsPath(ns, "ping"), nil, bytes.NewReader(b), "application/json")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var l PingLine
+		if err := dec.Decode(&l); err != nil {
+			if errors.Is(err, io.EOF) {
+				return 0, fmt.Errorf("api: ping stream ended without a status")
+			}
+			return 0, fmt.Errorf("api: reading ping output: %w", err)
+		}
+		if l.Done {
+			return l.ExitCode, nil
+		}
+		line(l)
+	}
+}

@@ -1,0 +1,68 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func (f *fakeBackend) IP(_ context.Context, req IPRequest) (CommandResult, error) {
+	f.gotIP = req
+	if req.Netns == "nope" {
+		return CommandResult{}, NotFound("Cannot open network namespace \"nope\": No such file or directory")
+	}
+	return CommandResult{Output: strings.Join(req.Args, " ") + "\n"}, nil
+}
+
+func (f *fakeBackend) Sysctl(_ context.Context, ns string, req ExecRequest) (CommandResult, error) {
+	return CommandResult{Output: ns + ":" + strings.Join(req.Args, ",") + "\n"}, nil
+}
+
+func (f *fakeBackend) Ping(_ context.Context, ns string, req ExecRequest, emit func(PingLine)) error {
+	if ns == "nope" {
+		return NotFound("Cannot open network namespace \"nope\": No such file or directory")
+	}
+	for _, a := range req.Args {
+		emit(PingLine{Line: a})
+	}
+	emit(PingLine{Done: true, ExitCode: len(req.Args)})
+	return nil
+}
+
+func TestNetnsRoundTrips(t *testing.T) {
+	fb := &fakeBackend{}
+	c := startServer(t, fb)
+	ctx := context.Background()
+
+	req := IPRequest{Netns: "r1", Args: []string{"route", "add", "default", "via", "10.0.0.1"}}
+	res, err := c.IP(ctx, req)
+	if err != nil || res.Output != "route add default via 10.0.0.1\n" {
+		t.Errorf("IP = %+v, %v", res, err)
+	}
+	if diff := cmp.Diff(req, fb.gotIP); diff != "" {
+		t.Errorf("IP request (-want +got):\n%s", diff)
+	}
+	_, err = c.IP(ctx, IPRequest{Netns: "nope", Args: []string{"link"}})
+	var ae *Error
+	if !errors.As(err, &ae) || ae.Status != 404 || !strings.HasPrefix(err.Error(), "Cannot open network namespace") {
+		t.Errorf("IP in a missing netns: err = %v", err)
+	}
+
+	res, err = c.Sysctl(ctx, "r 1/x", []string{"-w", "net.ipv4.ip_forward=1"})
+	if err != nil || res.Output != "r 1/x:-w,net.ipv4.ip_forward=1\n" {
+		t.Errorf("Sysctl = %+v, %v", res, err)
+	}
+
+	var lines []string
+	code, err := c.Ping(ctx, "h1", []string{"a", "b", "c"}, func(l PingLine) { lines = append(lines, l.Line) })
+	if err != nil || code != 3 || !slices.Equal(lines, []string{"a", "b", "c"}) {
+		t.Errorf("Ping = %d, %q, %v; want 3, [a b c]", code, lines, err)
+	}
+	if _, err := c.Ping(ctx, "nope", nil, func(PingLine) {}); StatusOf(err) != 404 {
+		t.Errorf("Ping in a missing netns: err = %v, want a 404", err)
+	}
+}
