@@ -381,6 +381,12 @@ func opText(o *op) string {
 	}
 	switch o.kind {
 	case opOutput:
+		// tapestry has no separate datapath port numbers: ports print by
+		// their OpenFlow number, and the bridge's own port by its name
+		// rather than as 4294967294.
+		if o.port.no == openflow.PortLocal {
+			return "LOCAL"
+		}
 		return strconv.FormatUint(uint64(o.port.no), 10)
 	case opController:
 		return fmt.Sprintf("userspace(controller(reason=%d,rule_cookie=%#x,controller_id=%d,max_len=%d))",
