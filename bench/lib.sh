@@ -16,6 +16,15 @@ need_root() { [ "$(id -u)" = 0 ] || { echo "$0: needs root" >&2; exit 1; }; }
 # --- Open vSwitch, private instance (own db, sockets and logs under $WORK/ovs) ---
 export OVS_RUNDIR=$WORK/ovs/run OVS_LOGDIR=$WORK/ovs/log OVS_DBDIR=$WORK/ovs/db
 ovs_start() {
+  # Two userspace ovs-vswitchd in one network namespace collide on the
+  # kernel device ovs-netdev; refuse rather than measure a broken one.
+  local me p
+  me=$(readlink /proc/self/ns/net)
+  for p in $(pgrep -x ovs-vswitchd); do
+    if [ "$(readlink "/proc/$p/ns/net")" = "$me" ]; then
+      echo "$0: ovs-vswitchd $p runs in this network namespace; stop it first (two userspace OVS collide)" >&2; exit 1
+    fi
+  done
   mkdir -p "$OVS_RUNDIR" "$OVS_LOGDIR" "$OVS_DBDIR"
   rm -f "$OVS_DBDIR/conf.db"
   ovsdb-tool create "$OVS_DBDIR/conf.db" /usr/share/openvswitch/vswitch.ovsschema
