@@ -91,7 +91,7 @@ func (d *Daemon) FlowMods(_ context.Context, br, source string, req api.FlowModR
 		}
 		return api.FlowModResult{}, fmt.Errorf("writing store: %w", err)
 	}
-	return api.FlowModResult{Added: len(ch.Added), Removed: len(ch.Removed)}, nil
+	return api.FlowModResult{Added: ch.NAdded, Removed: len(ch.Removed)}, nil
 }
 
 // bridgeErr marks an error from the bridge (a bad batch, nothing changed)
@@ -113,11 +113,12 @@ func (d *Daemon) addFlows(rt *bridgeRT, fms []openflow.FlowMod) (ofproto.FlowCha
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		ch, berr = rt.br.FlowMods(fms)
+		ch, berr = rt.br.ApplyFlowMods(fms)
 	}()
 	keys, vals := formatMods(fms)
 	err := d.st.Update(func(tx *store.Tx) error {
 		path := flowsPath(rt.name)
+		tx.Grow(len(keys))
 		for i, k := range keys {
 			if err := tx.Put(path, k, vals[i]); err != nil {
 				<-done
@@ -375,6 +376,7 @@ func (d *Daemon) persistFlows(br string, ch ofproto.FlowChanges) error {
 	}
 	return d.st.Update(func(tx *store.Tx) error {
 		path := flowsPath(br)
+		tx.Grow(len(putKeys))
 		for _, k := range delKeys {
 			if err := tx.Delete(path, k); err != nil {
 				return err

@@ -227,6 +227,26 @@ func TestFlowModsAtomic(t *testing.T) {
 	}
 }
 
+// TestApplyFlowModsCounts checks that the lighter ApplyFlowMods applies the
+// same changes and counts the adds without listing them.
+func TestApplyFlowModsCounts(t *testing.T) {
+	tb := newTestBridge(t, 0)
+	ch, err := tb.ApplyFlowMods([]openflow.FlowMod{
+		mod(t, openflow.FlowDelete, ""),
+		mod(t, openflow.FlowAdd, "priority=7,in_port=1 actions=output:2"),
+		mod(t, openflow.FlowAdd, "priority=8,ip actions=output:1"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.NAdded != 2 || ch.Added != nil || len(ch.Removed) != 1 {
+		t.Fatalf("ApplyFlowMods = NAdded %d, Added %d, Removed %d; want 2, nil, 1", ch.NAdded, len(ch.Added), len(ch.Removed))
+	}
+	if got := len(dump(tb.Bridge)); got != 2 {
+		t.Fatalf("after ApplyFlowMods the bridge has %d flows, want 2", got)
+	}
+}
+
 func TestTimeouts(t *testing.T) {
 	tb := newTestBridge(t, 2)
 	var removed []uint8
