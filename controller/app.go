@@ -68,6 +68,12 @@ type Reloader interface {
 // dropped (and counted) rather than stall the switch connections.
 const appQueue = 4096
 
+// appStall is how long dispatch waits for room in a full app queue. It
+// stays well below the Lua event budget (100 ms): an app whose handler
+// waits for a reply from the switch (a barrier) needs the read loop to
+// move on and deliver it.
+const appStall = 50 * time.Millisecond
+
 // appRunner isolates one app: its queue, its goroutine, its fate.
 type appRunner struct {
 	app     App
@@ -168,13 +174,30 @@ func (c *Controller) dispatch(ev Event) {
 		select {
 		case r.queue <- ev:
 		default:
-			r.dropped.Add(1)
+			r.enqueueSlow(ev)
 		}
 	}
 	if ev.Kind != EventPacketIn {
 		c.events.publish(noticeOf(ev))
 	} else {
 		c.events.packetIn()
+	}
+}
+
+// enqueueSlow waits for room in a full queue. Waiting pushes back on the
+// switch connection (the read loop stops, TCP's window closes and the
+// switch queues or drops, as Open vSwitch does with its packet-in
+// queues), which loses fewer packet-ins under a burst than dropping at
+// once; an app that makes no room for appStall is stuck (or waits on this
+// very connection), and its events are dropped (and counted) so that the other apps go on.
+func (r *appRunner) enqueueSlow(ev Event) {
+	t := time.NewTimer(appStall)
+	defer t.Stop()
+	select {
+	case r.queue <- ev:
+	case <-t.C:
+		r.dropped.Add(1)
+	case <-r.quit:
 	}
 }
 

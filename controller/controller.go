@@ -103,8 +103,10 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	c := New(opts)
 	for _, a := range opts.Apps {
+		// One bad app (a sealed file with the wrong key, a syntax error)
+		// must not take the network down: the others still serve.
 		if _, err := c.LoadApp(a); err != nil {
-			return err
+			c.log.Error("app not loaded", "app", a, "err", err)
 		}
 	}
 	ln, err := net.Listen("tcp", ListenAddr(opts.Listen))

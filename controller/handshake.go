@@ -3,7 +3,6 @@ package controller
 import (
 	"fmt"
 	"io"
-	"net"
 	"slices"
 	"time"
 
@@ -45,17 +44,24 @@ func negotiate(header uint8, bitmap uint32) (uint8, error) {
 }
 
 // readMsg reads and decodes one message with a deadline.
-func readMsg(conn net.Conn, buf []byte, timeout time.Duration) (openflow.Header, openflow.Message, error) {
-	if err := conn.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+func (s *Switch) readMsg(buf []byte, timeout time.Duration) (openflow.Header, openflow.Message, error) {
+	if err := s.conn.SetReadDeadline(time.Now().Add(timeout)); err != nil {
 		return openflow.Header{}, nil, err
 	}
-	b, err := openflow.ReadMessage(conn, buf)
+	b, err := openflow.ReadMessage(s.r, buf)
 	if err != nil {
 		return openflow.Header{}, nil, err
 	}
 	h, err := openflow.ParseHeader(b)
 	if err != nil {
 		return h, nil, err
+	}
+	if h.Type == uint8(openflow.TypeHello) && h.Version > openflow.Version13 {
+		// A switch offering newer versions (Open vSwitch 3.x says 0x06)
+		// starts with a hello in its highest one; OFPT_HELLO has the same
+		// layout in every version (1.3 §7.5.1, 1.5 §7.5.1), so it is read
+		// as 1.3 and the header version still counts in negotiate.
+		b[0] = openflow.Version13
 	}
 	m, err := openflow.Decode(b)
 	return h, m, err
@@ -70,7 +76,7 @@ func (s *Switch) handshake(buf []byte, timeout time.Duration) error {
 	if _, err := s.conn.Write(hello); err != nil {
 		return err
 	}
-	h, m, err := readMsg(s.conn, buf, timeout)
+	h, m, err := s.readMsg(buf, timeout)
 	if err != nil {
 		return fmt.Errorf("controller: reading hello: %w", err)
 	}
@@ -121,7 +127,7 @@ func (s *Switch) syncRequest(buf []byte, timeout time.Duration, m openflow.Messa
 	}
 	var parts []openflow.Message
 	for {
-		h, r, err := readMsg(s.conn, buf, timeout)
+		h, r, err := s.readMsg(buf, timeout)
 		if err != nil {
 			return nil, fmt.Errorf("controller: waiting for %v: %w", want, err)
 		}
@@ -150,7 +156,7 @@ func (s *Switch) syncRequest(buf []byte, timeout time.Duration, m openflow.Messa
 // readLoop reads messages until the connection fails, dispatching each.
 func (s *Switch) readLoop(buf []byte) error {
 	for {
-		b, err := openflow.ReadMessage(s.conn, buf)
+		b, err := openflow.ReadMessage(s.r, buf)
 		if err != nil {
 			if err == io.EOF {
 				return nil

@@ -23,6 +23,12 @@ type L2Learning struct {
 	// mu guards tables.
 	mu     sync.Mutex
 	tables map[uint64]map[[6]byte]uint32
+
+	// The scratch flow mod, reused for every packet-in (no allocation
+	// per event): it is encoded into the switch's buffer before FlowMod
+	// returns, and only the app's own goroutine touches it.
+	fm    openflow.FlowMod
+	fmAct [1]openflow.Action
 }
 
 // NewL2Learning returns the app with OVS-like defaults (idle_timeout=60,
@@ -90,21 +96,26 @@ func (l *L2Learning) packetIn(s *Switch, pi *PacketIn) error {
 			return nil // the destination is behind the port it came from
 		}
 		out = openflow.PortFlood
-	} else {
-		fm := openflow.FlowMod{
-			Command: openflow.FlowAdd, Priority: l.Priority, IdleTimeout: l.IdleTimeout,
-			BufferID: openflow.NoBuffer, OutPort: openflow.PortAny, OutGroup: openflow.GroupAny,
-			Actions: []openflow.Action{{Type: openflow.ActOutput, Port: out}},
-		}
-		fm.Match.Set(flow.FieldInPort, flow.U64(uint64(k.InPort)))
-		fm.Match.Set(flow.FieldDlSrc, flow.Bytes(k.DlSrc[:]))
-		fm.Match.Set(flow.FieldDlDst, flow.Bytes(k.DlDst[:]))
-		if err := s.FlowMod(&fm); err != nil {
-			return nil // the switch went away; not the app's fault
-		}
+	} else if err := s.FlowMod(l.learnedFlow(k, out)); err != nil {
+		return nil // the switch went away; not the app's fault
 	}
-	_ = s.PacketOut(k.InPort, []openflow.Action{{Type: openflow.ActOutput, Port: out}}, pi.bufferData(), pi.BufferID)
+	_ = s.OutputPacket(k.InPort, out, pi.bufferData(), pi.BufferID)
 	return nil
+}
+
+// learnedFlow fills the scratch flow mod: in_port, dl_src, dl_dst ->
+// output.
+func (l *L2Learning) learnedFlow(k *flow.Key, out uint32) *openflow.FlowMod {
+	l.fmAct[0] = openflow.Action{Type: openflow.ActOutput, Port: out}
+	l.fm = openflow.FlowMod{
+		Command: openflow.FlowAdd, Priority: l.Priority, IdleTimeout: l.IdleTimeout,
+		BufferID: openflow.NoBuffer, OutPort: openflow.PortAny, OutGroup: openflow.GroupAny,
+		Actions: l.fmAct[:],
+	}
+	l.fm.Match.Set(flow.FieldInPort, flow.U64(uint64(k.InPort)))
+	l.fm.Match.Set(flow.FieldDlSrc, flow.Bytes(k.DlSrc[:]))
+	l.fm.Match.Set(flow.FieldDlDst, flow.Bytes(k.DlDst[:]))
+	return &l.fm
 }
 
 // bufferData is the frame to send in a packet-out: none when the switch

@@ -253,7 +253,7 @@ func FlowFilter(table, cookie, match string) (openflow.FlowStatsRequest, error) 
 		req.Cookie, req.CookieMask = v, m
 	}
 	if match != "" {
-		fm, err := ofctl.ParseFlowMod(match, openflow.FlowDelete, nil)
+		fm, err := parseFlowMod(match, openflow.FlowDelete)
 		if err != nil {
 			return req, badRequest("bad match: %w", err)
 		}

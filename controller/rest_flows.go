@@ -161,7 +161,7 @@ func (f *FlowSpec) flowMod() (openflow.FlowMod, error) {
 	} else if f.Match != "" || f.Actions != "" || f.Table != nil || f.Priority != nil {
 		return openflow.FlowMod{}, badRequest("give either \"flow\" text or structured fields, not both")
 	}
-	fm, err := ofctl.ParseFlowMod(text, cmd, nil)
+	fm, err := parseFlowMod(text, cmd)
 	if err != nil {
 		return fm, badRequest("bad flow %q: %w", text, err)
 	}
@@ -271,7 +271,7 @@ func DeleteRequest(match, cookie, table string, strict bool) (openflow.FlowMod, 
 	if strict {
 		cmd = openflow.FlowDeleteStrict
 	}
-	fm, err := ofctl.ParseFlowMod(match, cmd, nil)
+	fm, err := parseFlowMod(match, cmd)
 	if err != nil {
 		return fm, badRequest("bad match %q: %w", match, err)
 	}

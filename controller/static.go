@@ -80,7 +80,7 @@ func ParseStatic(path string) (map[string][]string, error) {
 			}
 		}
 		for _, f := range flows {
-			if _, err := ofctl.ParseFlowMod(f, openflow.FlowAdd, nil); err != nil {
+			if _, err := parseFlowMod(f, openflow.FlowAdd); err != nil {
 				return nil, fmt.Errorf("static: %s: switch %s: flow %q: %w", path, key, f, err)
 			}
 		}
@@ -118,7 +118,7 @@ func (st *Static) desired(dpid uint64) map[string]openflow.FlowMod {
 			}
 		}
 		for _, f := range flows {
-			fm, err := ofctl.ParseFlowMod(f, openflow.FlowAdd, nil)
+			fm, err := parseFlowMod(f, openflow.FlowAdd)
 			if err == nil {
 				out[ofctl.FormatFlowMod(&fm, nil)] = fm
 			}
@@ -193,5 +193,5 @@ func (st *Static) Reload(c *Controller) error {
 }
 
 func ofctlParse(text string) (openflow.FlowMod, error) {
-	return ofctl.ParseFlowMod(text, openflow.FlowAdd, nil)
+	return parseFlowMod(text, openflow.FlowAdd)
 }

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +12,6 @@ import (
 	"time"
 
 	"tapestry/flow"
-	"tapestry/ofctl"
 	"tapestry/openflow"
 )
 
@@ -33,7 +33,11 @@ type Switch struct {
 
 	c    *Controller
 	conn net.Conn
-	log  *slog.Logger
+	// r buffers reads: a busy switch sends many small messages (a
+	// packet-in is ~100 bytes), and reading each header and body with
+	// its own system call was the controller's largest cost.
+	r   *bufio.Reader
+	log *slog.Logger
 
 	xid atomic.Uint32
 
@@ -69,6 +73,7 @@ func newSwitch(c *Controller, conn net.Conn) *Switch {
 	s := &Switch{
 		c:       c,
 		conn:    conn,
+		r:       bufio.NewReaderSize(conn, 1<<16),
 		Addr:    conn.RemoteAddr().String(),
 		wkick:   make(chan struct{}, 1),
 		pending: make(map[uint32]*request),
@@ -150,11 +155,42 @@ func (s *Switch) sendXID(m openflow.Message, xid uint32) error {
 	}
 	s.wbuf = b
 	s.wmu.Unlock()
+	s.kick()
+	return nil
+}
+
+// OutputPacket sends a packet-out with the single action output:port.
+// Unlike PacketOut it allocates nothing: the message is built on the
+// stack and encoded through its concrete type (a call through the
+// Message interface makes the compiler move it to the heap).
+func (s *Switch) OutputPacket(inPort, port uint32, data []byte, bufferID uint32) error {
+	acts := [1]openflow.Action{{Type: openflow.ActOutput, Port: port}}
+	po := openflow.PacketOut{BufferID: bufferID, InPort: inPort, Actions: acts[:], Data: data}
+	xid := s.xid.Add(1)
+	s.wmu.Lock()
+	if s.wclosed {
+		s.wmu.Unlock()
+		return ErrSwitchGone
+	}
+	n := len(s.wbuf)
+	b, err := po.Append(s.wbuf, s.Version, xid)
+	if err != nil {
+		s.wbuf = b[:n]
+		s.wmu.Unlock()
+		return fmt.Errorf("controller: encode OFPT_PACKET_OUT for OpenFlow 0x%02x: %w", s.Version, err)
+	}
+	s.wbuf = b
+	s.wmu.Unlock()
+	s.kick()
+	return nil
+}
+
+// kick wakes the writer.
+func (s *Switch) kick() {
 	select {
 	case s.wkick <- struct{}{}:
 	default:
 	}
-	return nil
 }
 
 // Request sends m and waits for its reply (all parts of a multipart
@@ -223,7 +259,7 @@ func (s *Switch) AddFlow(text string) error {
 
 // FlowText parses ovs-ofctl flow text for the given command and sends it.
 func (s *Switch) FlowText(text string, cmd openflow.FlowModCommand) error {
-	fm, err := ofctl.ParseFlowMod(text, cmd, nil)
+	fm, err := parseFlowMod(text, cmd)
 	if err != nil {
 		return err
 	}
@@ -245,7 +281,7 @@ func (s *Switch) PacketOut(inPort uint32, actions []openflow.Action, data []byte
 
 // Output sends frame out of port (PortFlood floods it).
 func (s *Switch) Output(inPort, port uint32, frame []byte) error {
-	return s.PacketOut(inPort, []openflow.Action{{Type: openflow.ActOutput, Port: port}}, frame, openflow.NoBuffer)
+	return s.OutputPacket(inPort, port, frame, openflow.NoBuffer)
 }
 
 // Barrier waits until the switch has processed every earlier message.

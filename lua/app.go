@@ -67,10 +67,11 @@ type App struct {
 	path string
 	cfg  Config
 
-	// mu guards L (a Lua state is single-threaded) and sw.
-	mu sync.Mutex
-	L  *lua.LState
-	sw map[*controller.Switch]*lua.LUserData
+	// mu guards L (a Lua state is single-threaded), sw and budget.
+	mu     sync.Mutex
+	L      *lua.LState
+	sw     map[*controller.Switch]*lua.LUserData
+	budget eventBudget
 }
 
 // Load reads, opens (for .tlua) and compiles an app file. The app's name
@@ -182,6 +183,53 @@ func (a *App) call(L *lua.LState, fn lua.LValue, args ...lua.LValue) error {
 	return err
 }
 
+// eventBudget bounds each event with one context that lives as long as
+// it is not cancelled: a fresh context.WithTimeout per event was a
+// quarter of a packet-in's allocations. A reusable timer cancels the
+// context when an event overruns; only then is a new one made.
+type eventBudget struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	timer  *time.Timer
+}
+
+// arm returns the context for the next event with the budget running.
+func (b *eventBudget) arm(d time.Duration) context.Context {
+	if b.ctx == nil || b.ctx.Err() != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		b.ctx, b.cancel = ctx, cancel
+		b.timer = time.AfterFunc(d, cancel)
+		return ctx
+	}
+	b.timer.Reset(d)
+	return b.ctx
+}
+
+// disarm stops the budget after an event. A timer that already fired
+// (or is firing) has cancelled, or is about to cancel, the context: it
+// is dropped so that the next event never inherits the cancellation.
+func (b *eventBudget) disarm() {
+	if !b.timer.Stop() {
+		b.cancel()
+		b.ctx = nil
+	}
+}
+
+// callEvent runs an event handler under the reusable budget; a.mu is
+// held.
+func (a *App) callEvent(fn lua.LValue, args ...lua.LValue) error {
+	ctx := a.budget.arm(a.cfg.Budget)
+	a.L.SetContext(ctx)
+	err := a.L.CallByParam(lua.P{Fn: fn, NRet: 0, Protect: true}, args...)
+	a.L.RemoveContext()
+	overran := ctx.Err() != nil
+	a.budget.disarm()
+	if err != nil && overran {
+		return fmt.Errorf("exceeded its budget of %v per event: %w", a.cfg.Budget, err)
+	}
+	return err
+}
+
 // Name implements controller.App.
 func (a *App) Name() string { return a.name }
 
@@ -226,7 +274,7 @@ func (a *App) HandleEvent(_ *controller.Controller, ev controller.Event) error {
 	case controller.EventFlowRemoved:
 		args = append(args, flowRemovedValue(a.L, ev.FlowRemoved))
 	}
-	if err := a.call(a.L, fn, args...); err != nil {
+	if err := a.callEvent(fn, args...); err != nil {
 		return fmt.Errorf("lua app %s: %s: %w", a.name, fname, err)
 	}
 	return nil
@@ -262,6 +310,10 @@ func (a *App) Reload(c *controller.Controller) error {
 func (a *App) Stop() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.budget.cancel != nil {
+		a.budget.timer.Stop()
+		a.budget.cancel()
+	}
 	a.L.Close()
 }
 

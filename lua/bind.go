@@ -84,7 +84,7 @@ func sendOut(L *lua.LState, s *controller.Switch, pi *controller.PacketIn, port 
 	if pi.BufferID == openflow.NoBuffer {
 		data = pi.Data
 	}
-	err := s.PacketOut(pi.InPort, []openflow.Action{{Type: openflow.ActOutput, Port: port}}, data, pi.BufferID)
+	err := s.OutputPacket(pi.InPort, port, data, pi.BufferID)
 	if err != nil && err != controller.ErrSwitchGone {
 		L.RaiseError("%v", err)
 	}
