@@ -55,7 +55,7 @@ func TestDecodeErrors(t *testing.T) {
 		msg  []byte
 		want string
 	}{
-		{"bad version", []byte{2, 0, 0, 8, 0, 0, 0, 1}, "OFPBRC_BAD_VERSION"},
+		{"bad version", []byte{2, 2, 0, 8, 0, 0, 0, 1}, "OFPBRC_BAD_VERSION"}, // an echo request in 1.1: only a hello is heard in any version
 		{"bad type 1.3", []byte{4, 30, 0, 8, 0, 0, 0, 1}, "OFPBRC_BAD_TYPE"},
 		{"bad type 1.0", []byte{1, 22, 0, 8, 0, 0, 0, 1}, "OFPBRC_BAD_TYPE"},
 		{"length mismatch", []byte{4, 0, 0, 9, 0, 0, 0, 1}, "OFPBRC_BAD_LEN"},
@@ -306,4 +306,21 @@ func FuzzActions(f *testing.F) {
 			t.Fatalf("actions round trip differs for %x:\n%+v\n%+v", b, acts, acts2)
 		}
 	})
+}
+
+// TestDecodeNewerHello decodes the HELLO Open vSwitch 3 sends: version 0x06
+// with a bitmap offering 1.0 to 1.5.
+func TestDecodeNewerHello(t *testing.T) {
+	raw := []byte{0x06, 0x00, 0x00, 0x10, 0, 0, 0, 1, 0x00, 0x01, 0x00, 0x08, 0x00, 0x00, 0x00, 0x7e}
+	m, err := Decode(raw)
+	if err != nil {
+		t.Fatalf("Decode(OF1.5 hello): %v", err)
+	}
+	if h, ok := m.(*Hello); !ok || h.Versions != 0x7e {
+		t.Fatalf("Decode(OF1.5 hello) = %#v, want Hello with bitmap 0x7e", m)
+	}
+	raw[1] = 5 // any other message type of an unknown version is still refused
+	if _, err := Decode(raw); err == nil {
+		t.Fatalf("Decode accepted a 1.5 message that is not a hello")
+	}
 }

@@ -21,11 +21,17 @@ func Decode(b []byte) (Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	if h.Version != Version10 && h.Version != Version13 {
-		return nil, errorf(ErrBadRequest, BRCBadVersion, "version 0x%02x", h.Version)
-	}
 	if int(h.Length) != len(b) {
 		return nil, errorf(ErrBadRequest, BRCBadLen, "header length %d but %d bytes", h.Length, len(b))
+	}
+	if h.Type == 0 && h.Version != 0 {
+		// HELLO has one layout in every version (OpenFlow 1.5 §7.5.1), and
+		// a peer offering 1.4 or 1.5 (Open vSwitch 3 does) must still be
+		// heard so that the versions can be negotiated down.
+		return decodeHello(h.Version, b[HeaderLen:])
+	}
+	if h.Version != Version10 && h.Version != Version13 {
+		return nil, errorf(ErrBadRequest, BRCBadVersion, "version 0x%02x", h.Version)
 	}
 	t, ok := TypeOf(h.Version, h.Type)
 	if !ok {

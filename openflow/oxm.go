@@ -193,6 +193,11 @@ func decodeOXMFields(b []byte, m *flow.Match) error {
 			mask = flow.Bytes(t.mask)
 		}
 		m.SetMasked(f, v, mask)
+		if wide, ok := icmpWide(f); ok {
+			// The model matches ICMP type and code on all of tp_src/tp_dst
+			// (see putICMP).
+			m.SetMasked(wide, v, wide.FullMask())
+		}
 		if f == flow.FieldVlanPCP {
 			// A PCP match implies a tag (OpenFlow 1.3 §7.2.3.7).
 			m.Key.VlanTCI |= flow.VlanCFI
@@ -328,4 +333,15 @@ func allOXMFields() []flow.Field {
 		}
 	}
 	return out
+}
+
+// icmpWide returns the 16-bit member an ICMP type or code field is a view of.
+func icmpWide(f flow.Field) (flow.Field, bool) {
+	switch f {
+	case flow.FieldICMPType, flow.FieldICMPv6Type:
+		return flow.FieldTpSrc, true
+	case flow.FieldICMPCode, flow.FieldICMPv6Code:
+		return flow.FieldTpDst, true
+	}
+	return flow.FieldInvalid, false
 }

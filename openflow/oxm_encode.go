@@ -74,6 +74,19 @@ func (e *oxmEncoder) put(f flow.Field) {
 	e.shadow.SetMasked(f, v, mask)
 }
 
+// putICMP writes an ICMP type or code. The model matches them, as Open
+// vSwitch does (match_set_icmp_type), on the whole 16-bit tp_src/tp_dst, whose
+// high byte is zero for ICMP packets; OXM carries only the 8-bit field, which
+// is not maskable. Both an 8-bit and a 16-bit exact mask are accepted.
+func (e *oxmEncoder) putICMP(f, wide flow.Field) {
+	v, mask := e.m.Get(wide)
+	if m := mask.Uint64(); m != 0xffff && m != 0x00ff || v.Uint64() > 0xff {
+		return // left unexpressed: the caller's shadow check reports it
+	}
+	e.dst = appendOXM(e.dst, f, v, f.FullMask())
+	e.shadow.SetMasked(wide, v, mask)
+}
+
 // putVLAN writes VLAN_VID (with OFPVID_PRESENT as the CFI bit) and VLAN_PCP
 // as OpenFlow 1.3 §7.2.3.7 describes; a PCP is only written with a tag.
 func (e *oxmEncoder) putVLAN() {
@@ -129,13 +142,13 @@ func (e *oxmEncoder) putIP() {
 		e.put(flow.FieldSCTPDst)
 	case flow.ProtoICMP:
 		if k.DlType == flow.EthTypeIPv4 {
-			e.put(flow.FieldICMPType)
-			e.put(flow.FieldICMPCode)
+			e.putICMP(flow.FieldICMPType, flow.FieldTpSrc)
+			e.putICMP(flow.FieldICMPCode, flow.FieldTpDst)
 		}
 	case flow.ProtoICMPv6:
 		if k.DlType == flow.EthTypeIPv6 {
-			e.put(flow.FieldICMPv6Type)
-			e.put(flow.FieldICMPv6Code)
+			e.putICMP(flow.FieldICMPv6Type, flow.FieldTpSrc)
+			e.putICMP(flow.FieldICMPv6Code, flow.FieldTpDst)
 		}
 	}
 }
