@@ -12,7 +12,7 @@ FUZZTIME     ?= 30s
 BENCHTIME    ?= 1s
 # Debian packages the tests use as real peers and oracles.
 APT_PKGS     := openvswitch-switch openvswitch-common python3-os-ken iproute2 iptables \
-                iputils-ping iperf3 tcpdump tshark ethtool procps
+                iputils-ping iperf3 tcpdump tshark ethtool procps curl netcat-openbsd
 
 .PHONY: all build deps lint test unit race e2e bench fuzz demo clean
 
