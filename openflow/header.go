@@ -220,8 +220,14 @@ func be16(b []byte) uint16 { return binary.BigEndian.Uint16(b) }
 func be32(b []byte) uint32 { return binary.BigEndian.Uint32(b) }
 func be64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
 
-// cstring returns the NUL-terminated string in a fixed-size field.
+// cstring returns the NUL-terminated string in a fixed-size field. A field
+// whose last byte is not NUL breaks the spec's char arrays; like putString,
+// and like Open vSwitch's ovs_strlcpy, keep at most len(b)-1 bytes so that
+// what is decoded encodes back to the same bytes' meaning.
 func cstring(b []byte) string {
+	if len(b) > 0 {
+		b = b[:len(b)-1]
+	}
 	for i, c := range b {
 		if c == 0 {
 			return string(b[:i])
