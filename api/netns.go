@@ -20,6 +20,7 @@ import (
 //	POST /v1/ip                    IPRequest -> CommandResult
 //	POST /v1/netns/{ns}/sysctl     ExecRequest -> CommandResult
 //	POST /v1/netns/{ns}/ping       ExecRequest -> PingLine stream (NDJSON)
+//	POST /v1/netns/{ns}/netfilter  ToolRequest -> ToolResult
 
 // IPRequest is one ip(8) invocation: the words after the global options,
 // e.g. ["addr", "add", "10.0.0.1/24", "dev", "p0"], run in namespace Netns
@@ -34,6 +35,25 @@ type IPRequest struct {
 // `ip netns exec NS TOOL ARGS...` (sysctl, ping).
 type ExecRequest struct {
 	Args []string `json:"args"`
+}
+
+// ToolRequest is one run of a netfilter tool in a namespace (iptables,
+// iptables-save, iptables-restore, conntrack): its argument words and,
+// for iptables-restore, its standard input.
+type ToolRequest struct {
+	Tool  string   `json:"tool"`
+	Args  []string `json:"args"`
+	Stdin string   `json:"stdin,omitempty"`
+}
+
+// ToolResult is what the tool printed on its standard output and error
+// and the status it exits with. Failures of the tool itself (a bad rule,
+// an unknown chain) are results, not API errors, because the tools print
+// them in their own words with their own statuses.
+type ToolResult struct {
+	Stdout   string `json:"stdout,omitempty"`
+	Stderr   string `json:"stderr,omitempty"`
+	ExitCode int    `json:"exit_code,omitempty"`
 }
 
 // PingLine is one element of the ping stream: an output line as iputils
@@ -67,6 +87,16 @@ func (s *server) postSysctl(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.b.Sysctl(r.Context(), r.PathValue("ns"), req)
+	s.reply(w, r, res, err)
+}
+
+func (s *server) postNetfilter(w http.ResponseWriter, r *http.Request) {
+	var req ToolRequest
+	if err := decodeJSONBody(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	res, err := s.b.Netfilter(r.Context(), r.PathValue("ns"), req)
 	s.reply(w, r, res, err)
 }
 
@@ -117,6 +147,13 @@ func netnsPath(ns, what string) string {
 func (c *Client) Sysctl(ctx context.Context, ns string, args []string) (CommandResult, error) {
 	var res CommandResult
 	err := c.postJSON(ctx, netnsPath(ns, "sysctl"), ExecRequest{Args: args}, &res)
+	return res, err
+}
+
+// Netfilter runs a netfilter tool in namespace ns.
+func (c *Client) Netfilter(ctx context.Context, ns string, req ToolRequest) (ToolResult, error) {
+	var res ToolResult
+	err := c.postJSON(ctx, netnsPath(ns, "netfilter"), req, &res)
 	return res, err
 }
 

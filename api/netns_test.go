@@ -66,3 +66,26 @@ func TestNetnsRoundTrips(t *testing.T) {
 		t.Errorf("Ping in a missing netns: err = %v, want a 404", err)
 	}
 }
+
+func (f *fakeBackend) Netfilter(_ context.Context, ns string, req ToolRequest) (ToolResult, error) {
+	if ns == "nope" {
+		return ToolResult{}, NotFound("Cannot open network namespace \"nope\": No such file or directory")
+	}
+	return ToolResult{Stdout: req.Tool + ":" + strings.Join(req.Args, ","), Stderr: req.Stdin, ExitCode: len(req.Args)}, nil
+}
+
+func TestNetfilterRoundTrip(t *testing.T) {
+	c := startServer(t, &fakeBackend{})
+	ctx := context.Background()
+	res, err := c.Netfilter(ctx, "r 1", ToolRequest{Tool: "iptables-restore", Args: []string{"--noflush"}, Stdin: "*filter\nCOMMIT\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ToolResult{Stdout: "iptables-restore:--noflush", Stderr: "*filter\nCOMMIT\n", ExitCode: 1}
+	if diff := cmp.Diff(want, res); diff != "" {
+		t.Errorf("result (-want +got):\n%s", diff)
+	}
+	if _, err := c.Netfilter(ctx, "nope", ToolRequest{Tool: "conntrack"}); StatusOf(err) != 404 || !strings.Contains(err.Error(), "Cannot open network namespace") {
+		t.Errorf("unknown namespace: %v", err)
+	}
+}

@@ -43,6 +43,9 @@ type Backend interface {
 	// as it is printed. An error returned before the first emit is an
 	// ordinary error reply; the final status comes as a Done line.
 	Ping(ctx context.Context, ns string, req ExecRequest, emit func(PingLine)) error
+	// Netfilter runs iptables, iptables-save, iptables-restore or
+	// conntrack in namespace ns.
+	Netfilter(ctx context.Context, ns string, req ToolRequest) (ToolResult, error)
 }
 
 // MaxBodyBytes bounds a request body: 1 GiB holds several million flow
@@ -72,6 +75,7 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("POST /v1/ip", s.postIP)
 	mux.HandleFunc("POST /v1/netns/{ns}/sysctl", s.postSysctl)
 	mux.HandleFunc("POST /v1/netns/{ns}/ping", s.postPing)
+	mux.HandleFunc("POST /v1/netns/{ns}/netfilter", s.postNetfilter)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, NotFound("no route for %s %s", r.Method, r.URL.Path))
 	})

@@ -23,6 +23,7 @@
 //	POST /v1/ip                              IPRequest -> CommandResult
 //	POST /v1/netns/{ns}/sysctl               ExecRequest -> CommandResult
 //	POST /v1/netns/{ns}/ping                 ExecRequest -> PingLine stream
+//	POST /v1/netns/{ns}/netfilter            ToolRequest -> ToolResult
 //
 // Errors are JSON {"error": "..."} with a 4xx status for bad requests and a
 // 5xx status for failures of the daemon itself; the client turns them into

@@ -54,6 +54,9 @@ type nsConf struct {
 	// Sysctls are the values written, oldest first, each name once (its
 	// last write), replayed in order after the interfaces exist.
 	Sysctls []sysctlConf `json:"sysctls,omitempty"`
+	// Iptables are the netfilter tables as iptables-save prints them
+	// without counters; "" when no table exists.
+	Iptables string `json:"iptables,omitempty"`
 }
 
 // Interface kinds of linkConf.
@@ -272,12 +275,13 @@ func (d *Daemon) buildNS(c *nsConf) {
 		}
 		warn("neigh "+n.Addr.String(), ns.Neigh().Add(ifc.Index(), n.Addr, n.MAC, n.State, n.Router))
 	}
+	warn("iptables", restoreTables(ns, c.Iptables))
 }
 
 // snapshotNS records the running namespace as desired state. Interface
 // kinds come from the previous desired state.
 func (d *Daemon) snapshotNS(old *nsConf, ns *netstack.Namespace) *nsConf {
-	c := &nsConf{Name: old.Name, Sysctls: slices.Clone(old.Sysctls)}
+	c := &nsConf{Name: old.Name, Sysctls: slices.Clone(old.Sysctls), Iptables: savedTables(ns)}
 	names := map[int]string{}
 	for _, ifc := range ns.Interfaces() {
 		names[ifc.Index()] = ifc.Name()

@@ -41,6 +41,7 @@ const (
 	dropICMPRateLimit
 	dropFragDup
 	dropReassemblyTimeout
+	dropNetfilter
 	numDropReasons
 )
 
@@ -51,7 +52,7 @@ var dropNames = [numDropReasons]string{
 	"ip_header", "ip_csum", "pkt_too_small_ip", "ip_rpfilter", "ip_invalid_source", "ip_noroute",
 	"ip_unreachable", "ip_prohibit", "ip_blackhole", "ip_ttl_expired", "pkt_too_big", "neigh_failed",
 	"ip_fragment_reassembly", "ip_noproto", "icmp_invalid", "icmp_echo_broadcast", "udp_invalid", "tcp_invalid",
-	"no_socket", "icmp_ratelimit", "dup_frag", "frag_reasm_timeout",
+	"no_socket", "icmp_ratelimit", "dup_frag", "frag_reasm_timeout", "netfilter_drop",
 }
 
 func (ns *Namespace) drop(tr *Trace, r dropReason) {

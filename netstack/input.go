@@ -21,8 +21,8 @@ package netstack
 // 10. neighbour resolution (queue while INCOMPLETE) -> transmit
 //
 // Locally generated packets (output.go) take route.Output, [hook: OUTPUT],
-// then stages 8-10. The hooks are plain method calls that accept
-// everything for now; netfilter plugs in there.
+// then stages 8-10. The hooks run the namespace's netfilter ruleset
+// (netfilter.go); without one they are a single branch.
 
 import (
 	"encoding/binary"
@@ -30,6 +30,7 @@ import (
 	"net/netip"
 	"sync"
 
+	"tapestry/netfilter"
 	"tapestry/packet"
 	"tapestry/route"
 )
@@ -41,6 +42,10 @@ type pkt struct {
 	mark  uint32
 	host  bool // addressed to our MAC (PACKET_HOST)
 	tr    *Trace
+	// nf and rs are the netfilter state and the ruleset the packet runs
+	// through; nil when the namespace has no tables (the fast path).
+	nf *netfilter.Packet
+	rs *netfilter.Ruleset
 }
 
 // ctx holds a goroutine's scratch buffers; it is taken from a pool per
@@ -49,6 +54,7 @@ type pkt struct {
 type ctx struct {
 	scratch [2048]byte
 	res     route.Result
+	nfp     netfilter.Packet
 }
 
 var ctxPool = sync.Pool{New: func() any { return new(ctx) }}
@@ -120,6 +126,7 @@ func (ns *Namespace) ipInput(c *ctx, p *pkt) {
 		return
 	}
 	p.frame = p.frame[:packet.EthernetMinimumSize+tl] // strip Ethernet padding
+	ns.nfStart(c, p)
 	if !ns.hookPrerouting(p) {
 		return
 	}
@@ -127,39 +134,58 @@ func (ns *Namespace) ipInput(c *ctx, p *pkt) {
 }
 
 // hookPrerouting is the PREROUTING hook (raw, conntrack, mangle, nat):
-// netfilter plugs in here. It returns false when the packet was consumed
-// (dropped or stolen). It accepts everything for now.
+// before the routing decision, so that a mark set in mangle steers the
+// `ip rule fwmark` lookup and DNAT the destination. It returns false when
+// the packet was consumed (dropped or rejected).
 func (ns *Namespace) hookPrerouting(p *pkt) bool {
-	p.tr.record("prerouting", "accept (no rules)")
-	return true
-}
-
-// hookInput is the INPUT hook (mangle, filter, nat).
-func (ns *Namespace) hookInput(p *pkt) bool {
-	p.tr.record("input", "accept (no rules)")
-	return true
-}
-
-// hookForward is the FORWARD hook (mangle, filter).
-func (ns *Namespace) hookForward(p *pkt, out *Interface) bool {
-	if p.tr != nil {
-		p.tr.record("forward", "accept (no rules) out %s", out.name)
+	if p.nf == nil {
+		p.tr.record("prerouting", "accept (no rules)")
+		return true
 	}
-	return true
+	return ns.nfHook(netfilter.HookPrerouting, p, nil)
+}
+
+// hookInput is the INPUT hook (mangle, filter, nat), before local delivery.
+func (ns *Namespace) hookInput(p *pkt) bool {
+	if p.nf == nil {
+		p.tr.record("input", "accept (no rules)")
+		return true
+	}
+	return ns.nfHook(netfilter.HookInput, p, nil)
+}
+
+// hookForward is the FORWARD hook (mangle, filter), after the TTL
+// decrement as in ip_forward.
+func (ns *Namespace) hookForward(p *pkt, out *Interface) bool {
+	if p.nf == nil {
+		if p.tr != nil {
+			p.tr.record("forward", "accept (no rules) out %s", out.name)
+		}
+		return true
+	}
+	p.nf.Key.NwTTL = packet.IPv4(p.frame[packet.EthernetMinimumSize:]).TTL()
+	return ns.nfHook(netfilter.HookForward, p, out)
 }
 
 // hookOutput is the OUTPUT hook (raw, conntrack, mangle, nat, filter).
 func (ns *Namespace) hookOutput(p *pkt) bool {
-	p.tr.record("output", "accept (no rules)")
-	return true
+	if p.nf == nil {
+		p.tr.record("output", "accept (no rules)")
+		return true
+	}
+	return ns.nfHook(netfilter.HookOutput, p, nil)
 }
 
-// hookPostrouting is the POSTROUTING hook (mangle, nat SNAT/MASQUERADE).
+// hookPostrouting is the POSTROUTING hook (mangle, nat SNAT/MASQUERADE),
+// before fragmentation and neighbour resolution.
 func (ns *Namespace) hookPostrouting(p *pkt, out *Interface) bool {
-	if p.tr != nil {
-		p.tr.record("postrouting", "accept (no rules) out %s", out.name)
+	if p.nf == nil {
+		if p.tr != nil {
+			p.tr.record("postrouting", "accept (no rules) out %s", out.name)
+		}
+		return true
 	}
-	return true
+	return ns.nfHook(netfilter.HookPostrouting, p, out)
 }
 
 // routeInput is ip_route_input_slow plus fib_validate_source's

@@ -16,6 +16,7 @@ import (
 
 	"tapestry/link"
 	"tapestry/neigh"
+	"tapestry/netfilter"
 	"tapestry/packet"
 	"tapestry/route"
 )
@@ -111,6 +112,11 @@ type Namespace struct {
 	sockets sockets
 	frags   reassembler
 
+	nf        atomic.Pointer[netfilter.Ruleset] // nil: no table exists
+	nfPresent [netfilter.NumTables]bool         // tables that exist, under mu
+	nfEnv     *netfilter.Env
+	nfGC      atomic.Int64 // last conntrack gc, ns
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -129,6 +135,7 @@ func NewNamespace(name string, clock Clock) *Namespace {
 	ns.sys.Store(defaultSysctls())
 	ns.icmpRL.init()
 	ns.sockets.init()
+	ns.initNetfilter()
 	lo := &Interface{ns: ns, name: "lo", kind: "loopback", loopback: true}
 	ns.addInterface(lo, 65536)
 	switch c := clock.(type) {
@@ -153,10 +160,11 @@ func (ns *Namespace) Routes() *route.RPDB { return ns.routes }
 func (ns *Namespace) Neigh() *neigh.Table { return ns.neigh }
 
 // Tick runs due timers (neighbour state machine, garbage collection,
-// fragment reassembly timeouts).
+// fragment reassembly timeouts, conntrack expiry).
 func (ns *Namespace) Tick() {
 	ns.neigh.Tick()
 	ns.expireFragments()
+	ns.expireConntrack()
 }
 
 func (ns *Namespace) runTimers() {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"sync"
 
+	"tapestry/netfilter"
 	"tapestry/packet"
 	"tapestry/route"
 )
@@ -247,29 +248,57 @@ func (ns *Namespace) send(o SendOptions, l4 []byte, tr *Trace) (netip.Addr, erro
 	ns.buildIPv4(f, src, o.Dst, o.Proto, o.TOS, ttl, o.DF, l4)
 	ns.fixL4(f)
 	p := pkt{frame: f, mark: o.Mark, tr: tr}
-	if !ns.hookOutput(&p) {
-		return src, nil
+	return src, ns.output(&p, q, res, nil)
+}
+
+// output is ip_local_out for a built frame routed by q to res: OUTPUT,
+// the re-route when OUTPUT changed what the route depends on, then
+// POSTROUTING and transmission, or, for a local destination, the loopback
+// path (PREROUTING and INPUT) to local delivery. attach, when set, adjusts
+// the netfilter state before OUTPUT (REJECT's nf_ct_attach).
+func (ns *Namespace) output(p *pkt, q route.Query, res route.Result, attach func(*netfilter.Packet)) error {
+	c := ctxPool.Get().(*ctx)
+	defer ctxPool.Put(c)
+	ns.nfStart(c, p)
+	if p.nf != nil && attach != nil {
+		attach(p.nf)
+	}
+	if !ns.hookOutput(p) {
+		return nil
+	}
+	if p.nf != nil {
+		if err := ns.rerouteOutput(p, &q, &res); err != nil {
+			p.tr.record("route", "output re-route error: %v", err)
+			return err
+		}
 	}
 	out := ns.ifaceByIndex(res.DevIndex)
 	if out == nil {
-		return src, ErrNoDevice
+		return ErrNoDevice
 	}
 	if res.Type == route.TypeLocal {
+		if p.nf != nil {
+			// Through lo: POSTROUTING out, then PREROUTING and INPUT in.
+			lo := ns.ifaceByIndex(route.LoopbackIndex)
+			if !ns.hookPostrouting(p, lo) {
+				return nil
+			}
+			p.nf.In = "lo"
+			if !ns.hookPrerouting(p) || !ns.hookInput(p) {
+				return nil
+			}
+		}
 		p.in = out
-		c := ctxPool.Get().(*ctx)
 		c.res = res
-		ns.localDeliver(c, &p, false)
-		ctxPool.Put(c)
-		return src, nil
+		ns.localDeliver(c, p, false)
+		return nil
 	}
 	nh := res.Gateway
 	if !nh.IsValid() {
-		nh = o.Dst
+		nh = q.Dst
 	}
-	c := ctxPool.Get().(*ctx)
-	ns.finishOutput(c, &p, out, nh.As4())
-	ctxPool.Put(c)
-	return src, nil
+	ns.finishOutput(c, p, out, nh.As4())
+	return nil
 }
 
 // buildIPv4 writes an Ethernet-framed IPv4 header and l4 into f.

@@ -102,7 +102,7 @@ func isNetnsExec(args []string) bool {
 }
 
 // runNetnsExec is `ip netns exec NETNS CMD ARGS...` for the tools a tapestry
-// namespace runs: ip, ping and sysctl.
+// namespace runs: ip, ping, sysctl and the netfilter tools (iptables.go).
 func runNetnsExec(args []string, stdout, stderr io.Writer) int {
 	if len(args) < 1 {
 		fmt.Fprintln(stderr, "No netns name specified")
@@ -129,7 +129,10 @@ func runNetnsExec(args []string, stdout, stderr io.Writer) int {
 	case "sysctl":
 		return runSysctl(ns, rest, stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "exec of \"%s\" failed: No such file or directory (a tapestry namespace runs ip, ping and sysctl)\n", cmd)
+	if netfilterTools[cmd] {
+		return runNetfilterTool(ns, cmd, rest, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "exec of \"%s\" failed: No such file or directory (a tapestry namespace runs ip, ping, sysctl, iptables, iptables-save, iptables-restore and conntrack)\n", cmd)
 	return 255
 }
 
