@@ -89,6 +89,7 @@ func (c *conn) dispatch(msg openflow.Message, xid uint32, raw []byte) error {
 	case *openflow.PacketOut:
 		return c.packetOut(m)
 	case *openflow.FlowMod:
+		dropOutputMaxLen(m.Actions)
 		c.applyOne(m, xid, raw)
 	case *openflow.GroupMod:
 		return groupMod(m)
@@ -380,8 +381,22 @@ func (c *conn) addFlowMod(b *flowModBatch, raw []byte) bool {
 	if withTable {
 		fm.Table = table
 	}
+	dropOutputMaxLen(fm.Actions)
 	b.reqs = append(b.reqs, r)
 	return true
+}
+
+// dropOutputMaxLen clears max_len of output actions to ordinary ports.
+// Controllers send it on every output (os-ken's OFPActionOutput defaults
+// to 0xffe5), but it only means something for OFPP_CONTROLLER (OpenFlow
+// 1.3 §7.2.5); Open vSwitch drops it elsewhere, so the flow dumps as
+// output:N rather than as a truncating output(port=N,max_len=M).
+func dropOutputMaxLen(acts []openflow.Action) {
+	for i := range acts {
+		if acts[i].Type == openflow.ActOutput && acts[i].Port != openflow.PortController {
+			acts[i].MaxLen = 0
+		}
+	}
 }
 
 // peekFlowMod returns the length of the next message if it is a flow mod

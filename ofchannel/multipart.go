@@ -46,7 +46,8 @@ func (c *conn) multipart(m *openflow.MultipartRequest, xid uint32) error {
 	case openflow.MPAggregate:
 		r.Aggregate = c.a.sw.Aggregate(statsFilter(&m.Flow))
 	case openflow.MPTable:
-		return c.split(xid, m.MPType, len(c.a.sw.TableStats()), tableEntries(c.a.sw.TableStats()))
+		ts := wireTableStats(c.a.sw.TableStats())
+		return c.split(xid, m.MPType, len(ts), tableEntries(ts))
 	case openflow.MPPortStats:
 		return c.portStats(m, xid)
 	case openflow.MPPortDesc:
@@ -76,6 +77,9 @@ func (c *conn) multipart(m *openflow.MultipartRequest, xid uint32) error {
 		}
 		return nil
 	case openflow.MPExperimenter:
+		if c.version == openflow.Version10 && m.Experimenter == niciraVendor {
+			return c.niciraStats(m, xid)
+		}
 		return openflow.UnknownExperimenter(m.Experimenter)
 	default:
 		return codecErr(openflow.ErrBadRequest, openflow.BRCBadMultipart, "multipart type %d", m.MPType)
@@ -100,6 +104,26 @@ func (c *conn) flowStats(m *openflow.MultipartRequest, xid uint32) error {
 	return c.split(xid, m.MPType, len(flows), func(i int, r *openflow.MultipartReply) {
 		r.Flows = append(r.Flows[:0], flows[i])
 	})
+}
+
+// visibleTables is how many tables Open vSwitch reports in table stats:
+// 0-253; table 254 is its hidden internal table.
+const visibleTables = 254
+
+// wireTableStats is the table-stats reply as Open vSwitch sends it: tables
+// 0-253, with empty names (ovs-vswitchd leaves ofp_table_stats.name empty
+// unless a name was configured, and ovs-ofctl prints a name only when one
+// is sent).
+func wireTableStats(ts []openflow.TableStats) []openflow.TableStats {
+	if len(ts) > visibleTables {
+		ts = ts[:visibleTables]
+	}
+	out := make([]openflow.TableStats, len(ts))
+	copy(out, ts)
+	for i := range out {
+		out[i].Name = ""
+	}
+	return out
 }
 
 func tableEntries(ts []openflow.TableStats) func(int, *openflow.MultipartReply) {
@@ -161,6 +185,7 @@ type splitter struct {
 	version uint8
 	xid     uint32
 	mpType  uint16
+	prefix  []byte // repeated after the header of every part (vendor stats)
 	msgs    [][]byte
 	cur     []byte
 }
@@ -171,6 +196,7 @@ func (s *splitter) start() {
 	s.cur[0], s.cur[1] = s.version, w
 	binary.BigEndian.PutUint32(s.cur[4:], s.xid)
 	binary.BigEndian.PutUint16(s.cur[8:], s.mpType)
+	s.cur = append(s.cur, s.prefix...)
 }
 
 func (s *splitter) add(entry []byte) {
@@ -209,6 +235,10 @@ func encodeTableFeatures() [][]byte {
 	var one openflow.MultipartReply
 	one.MPType = openflow.MPTableFeatures
 	for _, t := range openflow.DefaultTableFeatures(numTables, maxEntries) {
+		// Open vSwitch sends empty names unless one was configured, and
+		// ovs-ofctl --names prints a table by name when it has one
+		// ("table=table0"); send none, as it does.
+		t.Name = ""
 		one.TableFeatures = append(one.TableFeatures[:0], t)
 		b, err := one.Append(nil, openflow.Version13, 0)
 		if err != nil {

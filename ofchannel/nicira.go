@@ -12,6 +12,7 @@ import (
 // the 16-bit command (Open vSwitch nicira-ext.h).
 const (
 	niciraVendor          = 0x00002320
+	nxtSetFlowFormat      = 12
 	nxtFlowModTableID     = 15
 	of10FlowModCommandOff = openflow.HeaderLen + 48 // ofp_flow_mod.command
 )
@@ -36,6 +37,19 @@ func (c *conn) experimenter(m *openflow.Experimenter) error {
 		c.mu.Lock()
 		c.flowModTableID = body[0] != 0
 		c.mu.Unlock()
+		return nil
+	case nxtSetFlowFormat:
+		// ovs-ofctl asks for NXM before every OpenFlow 1.0 dump and then
+		// uses NXST_FLOW (nxst.go). Dumps do not depend on the choice
+		// (NXST requests carry their own nx_match), so it is only checked:
+		// NXFF_OPENFLOW10 (0) and NXFF_NXM (2) exist, anything else is
+		// refused as Open vSwitch refuses it.
+		if len(body) != 4 {
+			return codecErr(openflow.ErrBadRequest, openflow.BRCBadLen, "NXT_SET_FLOW_FORMAT body of %d bytes", len(body))
+		}
+		if f := binary.BigEndian.Uint32(body); f != nxffOpenFlow10 && f != nxffNXM {
+			return codecErr(openflow.ErrBadRequest, openflow.BRCEPerm, "flow format %d", f)
+		}
 		return nil
 	}
 	return codecErr(openflow.ErrBadRequest, openflow.BRCBadExpType, "nicira subtype %d", sub)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -24,12 +25,15 @@ type ofctlInvocation struct {
 	sort    string // --sort[=FIELD]
 	rsort   string // --rsort[=FIELD]
 	version uint8  // from -O: ofctl.OpenFlow10 or ofctl.OpenFlow13
-	format  string // --format for trace: text or json
-	timeout time.Duration
-	help    bool
-	showVer bool
-	command string
-	args    []string
+	// protocols is -O's list as given ("" without -O): over OpenFlow it
+	// limits the versions offered.
+	protocols string
+	format    string // --format for trace: text or json
+	timeout   time.Duration
+	help      bool
+	showVer   bool
+	command   string
+	args      []string
 }
 
 // ofctlCommand is one ovs-ofctl command: argument counts and handler.
@@ -56,6 +60,12 @@ func init() {
 		"dump-tables":     {1, 1, ofctlDumpTables},
 		"mod-port":        {3, 3, ofctlModPort},
 		"trace":           {2, 2, ofctlTrace},
+		// OpenFlow only: a bridge name reaches <rundir>/<bridge>.mgmt.
+		"packet-out":  {2, 2, ofctlNeedsWire},
+		"add-group":   {2, 2, ofctlNeedsWire},
+		"add-groups":  {2, 2, ofctlNeedsWire},
+		"del-groups":  {1, 2, ofctlNeedsWire},
+		"dump-groups": {1, 1, ofctlNeedsWire},
 	}
 }
 
@@ -110,6 +120,7 @@ func parseOfctl(args []string) (ofctlInvocation, error) {
 			var v string
 			if v, err = needVal(); err == nil {
 				inv.version, err = parseProtocols(v)
+				inv.protocols = v
 			}
 		case "--format":
 			if inv.format, err = needVal(); err == nil && inv.format != "text" && inv.format != "json" {
@@ -240,8 +251,22 @@ func runOfctl(args []string, stdout, stderr io.Writer) int {
 		defer cancel()
 	}
 	c := &ofctlCtx{inv: inv, client: api.NewClient(inv.socket), ctx: ctx, stdin: ofctlStdin, stdout: stdout}
-	if err := ofctlCommands[inv.command].run(c); err != nil {
-		fmt.Fprintf(stderr, "ovs-ofctl: %v\n", err)
+	run := ofctlCommands[inv.command].run
+	if wireTarget(c.arg(0)) {
+		run = func(c *ofctlCtx) error {
+			if handled, err := runWire(c); handled {
+				return err
+			}
+			return fmt.Errorf("%s: %s is not available over an OpenFlow connection", c.arg(0), c.inv.command)
+		}
+	}
+	if err := run(c); err != nil {
+		var raw *rawError
+		if errors.As(err, &raw) {
+			fmt.Fprintln(stderr, raw.text)
+		} else {
+			fmt.Fprintf(stderr, "ovs-ofctl: %v\n", err)
+		}
 		return 1
 	}
 	return c.exit
@@ -254,6 +279,16 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// ofctlNeedsWire runs an OpenFlow-only command against a bridge name
+// through the bridge's management socket, <rundir>/<bridge>.mgmt.
+func ofctlNeedsWire(c *ofctlCtx) error {
+	c.inv.args[0] = "unix:" + filepath.Join(filepath.Dir(c.inv.socket), c.inv.args[0]+".mgmt")
+	if handled, err := runWire(c); handled {
+		return err
+	}
+	return fmt.Errorf("%s: not available", c.inv.command)
 }
 
 func ofctlAddFlow(c *ofctlCtx) error {
@@ -488,13 +523,23 @@ For OpenFlow switches:
   replace-flows SWITCH FILE   replace flows with those in FILE
   diff-flows SOURCE1 SOURCE2  compare flows from two sources
   trace SWITCH FLOW           show how SWITCH handles a packet (ofproto/trace)
+  packet-out SWITCH "in_port=P packet=HEX actions=A"  send a packet through actions
+  add-group SWITCH GROUP      add a group (OpenFlow 1.3)
+  add-groups SWITCH FILE      add groups from FILE
+  del-groups SWITCH [GROUP]   delete groups
+  dump-groups SWITCH          print group descriptions
+
+SWITCH is a bridge name (the daemon's API), or unix:PATH or tcp:IP[:PORT]
+(default port 6653) to speak OpenFlow to any switch as ovs-ofctl does.
+Without -O, OpenFlow 1.0 and 1.3 are offered and the highest common
+version is used (ovs-ofctl offers only 1.0).
 
 Options:
   --strict                    use strict match for flow commands
   --sort[=FIELD], --rsort[=FIELD]  sort dump-flows output
   --no-stats                  do not print flow statistics
   --names, --no-names         show port names / numbers in output
-  -O, --protocols=VERSION     OpenFlow10 (default) or OpenFlow13
+  -O, --protocols=VERSION     OpenFlow10 (bridge default) or OpenFlow13
   --format=text|json          output format of trace
   -t, --timeout=SECS          give up after SECS seconds
   --run-dir=DIR               daemon run directory (default $TAPESTRY_RUNDIR or /run/tapestry)

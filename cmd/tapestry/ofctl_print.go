@@ -196,6 +196,12 @@ func selectPortDesc(ps []openflow.PortDesc, br, p string) ([]openflow.PortDesc, 
 // ovs-ofctl one more request (xid 0x4).
 func formatPortStats(ps []openflow.PortStats, v uint8, byName bool) string {
 	ps = slices.Clone(ps)
+	sortPortStats(ps)
+	return formatPortStatsAsSent(ps, v, byName)
+}
+
+// sortPortStats puts LOCAL first, then the ports by number.
+func sortPortStats(ps []openflow.PortStats) {
 	slices.SortFunc(ps, func(a, b openflow.PortStats) int {
 		ka, kb := int64(a.No), int64(b.No)
 		if a.No == openflow.PortLocal {
@@ -206,6 +212,11 @@ func formatPortStats(ps []openflow.PortStats, v uint8, byName bool) string {
 		}
 		return int(ka - kb)
 	})
+}
+
+// formatPortStatsAsSent prints port stats in the order given, as
+// ovs-ofctl prints a reply.
+func formatPortStatsAsSent(ps []openflow.PortStats, v uint8, byName bool) string {
 	var sb strings.Builder
 	xid := 2
 	if byName {
@@ -236,6 +247,16 @@ const showTables = 254
 // before (same counters; every table has the same features) collapse into
 // "tables A...B: ditto", as ovs-ofctl prints them.
 func formatTableStats(ts []openflow.TableStats, v uint8) string {
+	ts = slices.Clone(ts)
+	for i := range ts {
+		ts[i].Name = ""
+	}
+	return formatTableStatsAsSent(ts, v)
+}
+
+// formatTableStatsAsSent prints a table-stats reply; a table with a name
+// shows it, as ovs-ofctl does (table 0 ("name"):).
+func formatTableStatsAsSent(ts []openflow.TableStats, v uint8) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "OFPST_TABLE reply%s (xid=0x2):\n", versionTag(v))
 	ts = slices.Clone(ts)
@@ -264,7 +285,11 @@ func formatTableStats(ts []openflow.TableStats, v uint8) string {
 			sb.WriteString("\n")
 		}
 		t := &ts[i]
-		fmt.Fprintf(&sb, "  table %d:\n", t.Table)
+		if t.Name != "" {
+			fmt.Fprintf(&sb, "  table %d (\"%s\"):\n", t.Table, t.Name)
+		} else {
+			fmt.Fprintf(&sb, "  table %d:\n", t.Table)
+		}
 		fmt.Fprintf(&sb, "    active=%d, lookup=%d, matched=%d\n", t.ActiveCount, t.LookupCount, t.MatchedCount)
 		if v == ofctl.OpenFlow13 {
 			continue
