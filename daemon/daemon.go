@@ -104,6 +104,7 @@ type Daemon struct {
 	// API change and an OpenFlow change to the same flow at the same instant
 	// may reach the store in the other order than the bridge saw them.
 	flowMu sync.Mutex
+	flows  *flowLog // OpenFlow flow changes waiting to be stored
 
 	expired expiredFlows // flows the bridges removed on timeout, not yet deleted from the store
 
@@ -149,6 +150,7 @@ func New(cfg Config) (*Daemon, error) {
 		rebuild: make(map[string]bool),
 		nsClock: cfg.Clock,
 		stop:    make(chan struct{}),
+		flows:   newFlowLog(),
 	}
 	if err := d.restore(); err != nil {
 		d.closeNetns()
@@ -156,8 +158,9 @@ func New(cfg Config) (*Daemon, error) {
 		st.Close()
 		return nil, err
 	}
-	d.wg.Add(1)
+	d.wg.Add(2)
 	go d.housekeeping()
+	go d.flowLogger()
 	return d, nil
 }
 
@@ -215,6 +218,11 @@ func (d *Daemon) Close() error {
 	d.closeNetns()
 	d.closeBridges()
 	d.mu.Unlock()
+	// Changes a connection made after the logger stopped, before its bridge
+	// closed.
+	d.flowMu.Lock()
+	d.drainFlowLog()
+	d.flowMu.Unlock()
 	errs = append(errs, d.st.Close())
 	return errors.Join(errs...)
 }

@@ -68,6 +68,7 @@ func (d *Daemon) FlowMods(_ context.Context, br, source string, req api.FlowModR
 	var ch ofproto.FlowChanges
 	d.flowMu.Lock()
 	defer d.flowMu.Unlock()
+	d.drainFlowLog() // OpenFlow changes the bridge applied earlier go first
 	if req.Command == api.FlowCmdAdd && allAdds(fms) {
 		ch, err = d.addFlows(rt, fms)
 	} else {
@@ -354,41 +355,60 @@ var defaultFlowKey, defaultFlowText = func() (string, string) {
 // persistFlows commits a batch's changes to the store in one transaction:
 // removals first (a flow removed and re-added in one batch appears in both).
 func (d *Daemon) persistFlows(br string, ch ofproto.FlowChanges) error {
-	delKeys := make([]string, len(ch.Removed))
+	w := flowRecords(br, ch)
+	if w.empty() {
+		return nil
+	}
+	return d.st.Update(func(tx *store.Tx) error { return w.write(tx) })
+}
+
+// flowWrite is one batch of flow changes as store records.
+type flowWrite struct {
+	br      string
+	delKeys []string
+	putKeys []string
+	putVals [][]byte
+}
+
+func (w *flowWrite) empty() bool { return len(w.delKeys)+len(w.putKeys) == 0 }
+
+// flowRecords formats ch as the store's keys and values.
+func flowRecords(br string, ch ofproto.FlowChanges) flowWrite {
+	w := flowWrite{br: br, delKeys: make([]string, len(ch.Removed)),
+		putKeys: make([]string, len(ch.Added)), putVals: make([][]byte, len(ch.Added))}
 	parallel(len(ch.Removed), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			fs := &ch.Removed[i]
-			delKeys[i] = flowKey(fs.Table, fs.Priority, &fs.Match)
+			w.delKeys[i] = flowKey(fs.Table, fs.Priority, &fs.Match)
 		}
 	})
-	putKeys := make([]string, len(ch.Added))
-	putVals := make([][]byte, len(ch.Added))
 	parallel(len(ch.Added), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			fs := &ch.Added[i]
 			fm := statsToMod(fs)
-			putKeys[i] = flowKey(fs.Table, fs.Priority, &fs.Match)
-			putVals[i] = []byte(flowText(&fm))
+			w.putKeys[i] = flowKey(fs.Table, fs.Priority, &fs.Match)
+			w.putVals[i] = []byte(flowText(&fm))
 		}
 	})
-	if len(delKeys)+len(putKeys) == 0 {
-		return nil
+	return w
+}
+
+// write applies the batch in tx: removals first (a flow removed and
+// re-added in one batch appears in both).
+func (w *flowWrite) write(tx *store.Tx) error {
+	path := flowsPath(w.br)
+	tx.Grow(len(w.putKeys))
+	for _, k := range w.delKeys {
+		if err := tx.Delete(path, k); err != nil {
+			return err
+		}
 	}
-	return d.st.Update(func(tx *store.Tx) error {
-		path := flowsPath(br)
-		tx.Grow(len(putKeys))
-		for _, k := range delKeys {
-			if err := tx.Delete(path, k); err != nil {
-				return err
-			}
+	for i, k := range w.putKeys {
+		if err := tx.Put(path, k, w.putVals[i]); err != nil {
+			return err
 		}
-		for i, k := range putKeys {
-			if err := tx.Put(path, k, putVals[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // restoreFlows makes the bridge's flows exactly those in the store.

@@ -32,13 +32,8 @@ func (d *Daemon) startAgent(rt *bridgeRT, bc *bridgeConf) {
 		Software:  "tapestry",
 		// Flows a controller or ovs-ofctl sets over OpenFlow are desired
 		// state like any other and survive a restart.
-		OnFlowChanges: func(ch ofproto.FlowChanges) {
-			d.flowMu.Lock()
-			defer d.flowMu.Unlock()
-			if err := d.persistFlows(name, ch); err != nil {
-				d.log.Error("storing flows changed over OpenFlow", "bridge", name, "err", err)
-			}
-		},
+		// (group-committed by flowLog: see flowlog.go).
+		OnFlowChanges: func(ch ofproto.FlowChanges) { d.flows.add(name, ch) },
 		FlowRemoved: func(fs openflow.FlowStats, reason uint8) {
 			if reason != ofproto.RemovedDelete {
 				d.expired.add(name, fs)
