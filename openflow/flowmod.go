@@ -337,8 +337,12 @@ type FlowRemoved struct {
 // Type implements Message.
 func (*FlowRemoved) Type() Type { return TypeFlowRemoved }
 
+// durationOf reads duration_sec and duration_nsec. The spec's nsec is the
+// part beyond the seconds, below 10^9; a peer that sends more gets it clamped
+// so that the value decodes the same after a re-encode.
 func durationOf(b []byte) time.Duration {
-	return time.Duration(be32(b))*time.Second + time.Duration(be32(b[4:]))
+	nsec := min(be32(b[4:]), 999_999_999)
+	return time.Duration(be32(b))*time.Second + time.Duration(nsec)
 }
 
 func putDuration(dst []byte, d time.Duration) []byte {
