@@ -59,7 +59,10 @@ fuzz:
 	  done; \
 	done
 
+# The demo needs only ip and ping; install them when missing (as root).
 demo: build
+	@if [ "$$(id -u)" = 0 ] && ! { command -v ip && command -v ping; } >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 iputils-ping >/dev/null; fi
 	@if [ "$$(id -u)" = 0 ]; then ./scripts/seed-ping.sh; else $(BIN) demo; fi
 
 clean:
