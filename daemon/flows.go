@@ -73,9 +73,16 @@ func (d *Daemon) FlowMods(_ context.Context, br, source string, req api.FlowModR
 		ch, err = d.addFlows(rt, fms)
 	} else {
 		ch, err = rt.br.FlowMods(fms)
-		if err != nil {
+		switch {
+		case err != nil:
 			err = &bridgeErr{err}
-		} else {
+		case len(ch.Added) == 0 && len(ch.Removed) > 0 && rt.br.FlowCount() == 0:
+			// The batch emptied the bridge (del-flows): drop the bucket
+			// rather than format and delete 100,000 keys one by one. A flow
+			// an OpenFlow connection adds meanwhile is queued in the flow
+			// log and written after this.
+			err = d.st.Update(func(tx *store.Tx) error { return tx.DeleteBucket(flowsPath(br)) })
+		default:
 			err = d.persistFlows(br, ch)
 		}
 	}

@@ -194,7 +194,11 @@ func (b *Bridge) apply(fm *openflow.FlowMod, now int64, log *[]undo, added, remo
 	case openflow.FlowModify, openflow.FlowModifyStrict:
 		return b.modifyFlows(fm, now, log, added)
 	case openflow.FlowDelete, openflow.FlowDeleteStrict:
-		for _, f := range b.selectFlows(fm, fm.Command == openflow.FlowDeleteStrict, true) {
+		sel := b.selectFlows(fm, fm.Command == openflow.FlowDeleteStrict, true)
+		// One del-flows can select 100,000 flows; size the lists once.
+		*log = slices.Grow(*log, len(sel))
+		*removed = slices.Grow(*removed, len(sel))
+		for _, f := range sel {
 			b.unlink(f)
 			*log = append(*log, undo{table: f.table, old: f})
 			*removed = append(*removed, f)
