@@ -270,15 +270,14 @@ func (d *Daemon) Ping(_ context.Context, name string, req api.ExecRequest, emit 
 	if o.Timeout == 0 {
 		o.Timeout = 10 * time.Second
 	}
+	// Each line goes out as ping prints it (the API flushes every line).
+	o.OnLine = func(l string) { emit(api.PingLine{Line: l}) }
 	res, err := netstack.Ping(ns, o)
 	if err != nil {
 		// iputils exits 2 when it cannot send at all.
 		emit(api.PingLine{Line: pingErrText(err), Stderr: true})
 		emit(api.PingLine{Done: true, ExitCode: 2})
 		return nil
-	}
-	for _, l := range res.Lines {
-		emit(api.PingLine{Line: l})
 	}
 	code := 0
 	if res.Received == 0 {

@@ -418,3 +418,27 @@ func BenchmarkForward(b *testing.B) {
 		b.Fatal("nothing forwarded")
 	}
 }
+
+// TestPingStreamsLines: OnLine sees every line ping collects, in order, as
+// it is printed; a ping that cannot send streams nothing (iputils prints
+// only the error).
+func TestPingStreamsLines(t *testing.T) {
+	clk := NewVirtualClock(time.Unix(1_700_000_000, 0))
+	h1, h2 := NewNamespace("h1", clk), NewNamespace("h2", clk)
+	e1, e2, err := AddVethPair(h1, "eth0", h2, "eth0")
+	must(t, err)
+	addAddr(t, h1, e1, "10.0.0.1/24")
+	addAddr(t, h2, e2, "10.0.0.2/24")
+	var streamed []string
+	got := ping(t, h1, PingOptions{Dest: ip("10.0.0.2"), Count: 2, OnLine: func(l string) { streamed = append(streamed, l) }})
+	if d := cmp.Diff(got.Lines, streamed); d != "" {
+		t.Errorf("streamed lines differ from the result's (-result +streamed):\n%s", d)
+	}
+	streamed = nil
+	if _, err := Ping(h1, PingOptions{Dest: ip("192.0.2.9"), Count: 1, OnLine: func(l string) { streamed = append(streamed, l) }}); err == nil {
+		t.Fatalf("ping to an unroutable address succeeded")
+	}
+	if len(streamed) != 0 {
+		t.Errorf("a ping that could not send streamed %q, want nothing", streamed)
+	}
+}

@@ -23,6 +23,9 @@ type PingOptions struct {
 	// Timeout is how long to wait for answers after the last request
 	// (-W), default 10 s.
 	Timeout time.Duration
+	// OnLine, when set, is given each output line as ping prints it, so a
+	// caller can stream it; the lines are also collected in the result.
+	OnLine func(string)
 }
 
 // PingResult is what ping printed and counted.
@@ -51,7 +54,8 @@ func Ping(ns *Namespace, o PingOptions) (PingResult, error) {
 	}
 	id, ch := ns.sockets.openPing()
 	defer ns.sockets.closePing(id)
-	r := PingResult{Lines: []string{fmt.Sprintf("PING %v (%v) %d(%d) bytes of data.", o.Dest, o.Dest, o.Size, o.Size+28)}}
+	header := fmt.Sprintf("PING %v (%v) %d(%d) bytes of data.", o.Dest, o.Dest, o.Size, o.Size+28)
+	r := PingResult{Lines: []string{header}}
 	st := pingState{ns: ns, ch: ch, o: o, r: &r, sent: map[uint16]time.Time{}, done: map[uint16]bool{}}
 	start := ns.clock.Now()
 	for seq := 1; seq <= o.Count; seq++ {
@@ -59,7 +63,10 @@ func Ping(ns *Namespace, o PingOptions) (PingResult, error) {
 			if seq == 1 {
 				return r, fmt.Errorf("ping: connect: %w", err)
 			}
-			r.Lines = append(r.Lines, "ping: sendmsg: "+err.Error())
+			st.line("ping: sendmsg: " + err.Error())
+		} else if seq == 1 && o.OnLine != nil {
+			// iputils prints the header only once the first send worked.
+			o.OnLine(header)
 		}
 		st.drain()
 		if seq < o.Count {
@@ -71,8 +78,19 @@ func Ping(ns *Namespace, o PingOptions) (PingResult, error) {
 	if st.lastEvent.After(start) {
 		elapsed = st.lastEvent.Sub(start)
 	}
-	r.Lines = append(append(r.Lines, ""), st.statistics(elapsed)...)
+	st.line("")
+	for _, l := range st.statistics(elapsed) {
+		st.line(l)
+	}
 	return r, nil
+}
+
+// line records an output line and hands it to OnLine.
+func (s *pingState) line(l string) {
+	s.r.Lines = append(s.r.Lines, l)
+	if s.o.OnLine != nil {
+		s.o.OnLine(l)
+	}
 }
 
 type pingState struct {
@@ -158,11 +176,11 @@ func (s *pingState) handle(ev PingEvent) {
 		rtt := ev.At.Sub(at)
 		s.r.Received++
 		s.r.RTTs = append(s.r.RTTs, rtt)
-		s.r.Lines = append(s.r.Lines, fmt.Sprintf("%d bytes from %v: icmp_seq=%d ttl=%d time=%s ms", ev.Size, ev.From, ev.Seq, ev.TTL, rttString(rtt)))
+		s.line(fmt.Sprintf("%d bytes from %v: icmp_seq=%d ttl=%d time=%s ms", ev.Size, ev.From, ev.Seq, ev.TTL, rttString(rtt)))
 		return
 	}
 	s.r.Errors++
-	s.r.Lines = append(s.r.Lines, fmt.Sprintf("From %v icmp_seq=%d %s", ev.From, ev.Seq, icmpText(ev.Type, ev.Code)))
+	s.line(fmt.Sprintf("From %v icmp_seq=%d %s", ev.From, ev.Seq, icmpText(ev.Type, ev.Code)))
 }
 
 // rttString formats like iputils: three decimals below 1 ms, two below
