@@ -113,8 +113,13 @@ func TestL2Learning(t *testing.T) {
 		// A -> B again: now known, flow installed; then traffic goes
 		// through flows without the controller.
 		sw.Inject(1, ping(macA, macB, ipA, ipB))
-		if !sw.WaitFor(wait, func(f []openflow.FlowMod, _ map[uint32][][]byte) bool { return hasFlow(f, 1, macB) }) {
-			t.Fatalf("v%d: no flow for A->B", v)
+		// The controller answers with a flow-mod and a packet-out of this
+		// packet to port 2; wait for both before draining, or the packet-out
+		// may land after the drain and be counted with the next packet.
+		if !sw.WaitFor(wait, func(f []openflow.FlowMod, out map[uint32][][]byte) bool {
+			return hasFlow(f, 1, macB) && len(out[2]) >= 2
+		}) {
+			t.Fatalf("v%d: no flow for A->B (or its packet-out to port 2)", v)
 		}
 		sw.Received(2)
 		sw.Received(3)
