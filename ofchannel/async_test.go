@@ -38,6 +38,17 @@ func TestPacketInAndFlowRemoved(t *testing.T) {
 	if !ok || pin.InPort != 1 || pin.Cookie != 0x55 || pin.BufferID != openflow.NoBuffer || !bytes.Equal(pin.Data, frame) {
 		t.Fatalf("got %+v, want packet-in of the frame from port 1", m)
 	}
+	// The bridge credits a flow's counters when the receive batch ends,
+	// which can be just after the packet-in went out: wait for the count
+	// before deleting, so the flow-removed message carries it.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if agg := tb.br.Aggregate(openflow.FlowMod{Table: openflow.TableAll, OutPort: openflow.PortAny, OutGroup: openflow.GroupAny}); agg.Packets >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the flow never counted the packet")
+		}
+	}
 	del := &openflow.FlowMod{Command: openflow.FlowDelete, Table: openflow.TableAll, OutPort: openflow.PortAny, OutGroup: openflow.GroupAny, BufferID: openflow.NoBuffer}
 	c.write(del)
 	m, _ = c.recv()
