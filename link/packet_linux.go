@@ -45,9 +45,8 @@ type Packet struct {
 
 	writers sync.Pool // *packetWrite
 
-	rxPackets, rxBytes, rxDropped, rxErrors atomic.Uint64
-	txPackets, txBytes, txDropped, txErrors atomic.Uint64
-	rxFixed                                 atomic.Uint64 // checksums completed
+	counters
+	rxFixed atomic.Uint64 // checksums completed
 }
 
 type packetWrite struct {
@@ -359,16 +358,7 @@ func (p *Packet) Close() error {
 // Stats returns the frames and bytes this socket moved, the frames dropped
 // (truncated super-frames, full transmit queues) and the failed syscalls.
 func (p *Packet) Stats() Stats {
-	return Stats{
-		RxPackets: p.rxPackets.Load(),
-		RxBytes:   p.rxBytes.Load(),
-		RxDropped: p.rxDropped.Load(),
-		RxErrors:  p.rxErrors.Load(),
-		TxPackets: p.txPackets.Load(),
-		TxBytes:   p.txBytes.Load(),
-		TxDropped: p.txDropped.Load(),
-		TxErrors:  p.txErrors.Load(),
-	}
+	return p.snapshot()
 }
 
 // ChecksumsCompleted returns how many received frames had a partial TCP or

@@ -42,8 +42,7 @@ type TAP struct {
 	// closed file with the poller's own error, not os.ErrClosed.
 	closed atomic.Bool
 
-	rxPackets, rxBytes, rxErrors            atomic.Uint64
-	txPackets, txBytes, txDropped, txErrors atomic.Uint64
+	counters
 }
 
 type tapRead struct {
@@ -306,15 +305,7 @@ func (t *TAP) Close() error {
 // failed. Frames the kernel dropped inside the device are in the kernel's
 // own counters (`ip -s link show`).
 func (t *TAP) Stats() Stats {
-	return Stats{
-		RxPackets: t.rxPackets.Load(),
-		RxBytes:   t.rxBytes.Load(),
-		RxErrors:  t.rxErrors.Load(),
-		TxPackets: t.txPackets.Load(),
-		TxBytes:   t.txBytes.Load(),
-		TxDropped: t.txDropped.Load(),
-		TxErrors:  t.txErrors.Load(),
-	}
+	return t.snapshot()
 }
 
 var _ Link = (*TAP)(nil)
