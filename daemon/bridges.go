@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -126,9 +127,9 @@ func (d *Daemon) attach(rt *bridgeRT, p *portRT) {
 	var l link.Link
 	var far *link.Mem
 	var err error
-	ns := ""
+	ns, ifname := "", ""
 	if p.conf.Type == kindInternal {
-		ns = d.claimOf(p.conf.Name)
+		ns, ifname = d.claimOf(p.conf.Name)
 	}
 	if ns != "" {
 		l, far = internalWire(p.conf.Name)
@@ -153,7 +154,7 @@ func (d *Daemon) attach(rt *bridgeRT, p *portRT) {
 	}
 	p.attached, p.err = true, ""
 	if far != nil {
-		d.handOver(ns, p.conf.Name, far, d.portMAC(rt, p.conf.Name, true))
+		d.handOver(ns, p.conf.Name, ifname, far, d.portMAC(rt, p.conf, true))
 	}
 	if rt.agent != nil {
 		rt.agent.PortsChanged()
@@ -166,7 +167,24 @@ func (d *Daemon) attach(rt *bridgeRT, p *portRT) {
 // one derived from the switch, bridge and port names so that it survives
 // restarts. The namespace end of a claimed internal port has the same
 // address, as an OVS internal device does.
-func (d *Daemon) portMAC(rt *bridgeRT, name string, claimed bool) [6]byte {
+//
+// A port with an Interface mac has that address; a kernel device is given
+// it first, as ovs-vswitchd sets an internal device's address.
+func (d *Daemon) portMAC(rt *bridgeRT, pc *portConf, claimed bool) [6]byte {
+	name := pc.Name
+	if pc.MAC != "" {
+		hw, _ := net.ParseMAC(pc.MAC) // checked by vsctl
+		var mac [6]byte
+		copy(mac[:], hw)
+		if !claimed {
+			if cur, ok := deviceMAC(name); ok && cur != mac {
+				if err := link.SetHWAddr(name, mac); err != nil {
+					d.log.Warn("setting port address", "port", name, "err", err)
+				}
+			}
+		}
+		return mac
+	}
 	if !claimed {
 		if mac, ok := deviceMAC(name); ok {
 			return mac
@@ -176,7 +194,7 @@ func (d *Daemon) portMAC(rt *bridgeRT, name string, claimed bool) [6]byte {
 }
 
 func (d *Daemon) addToBridge(rt *bridgeRT, p *portRT, l link.Link, claimed bool) error {
-	mac := d.portMAC(rt, p.conf.Name, claimed)
+	mac := d.portMAC(rt, p.conf, claimed)
 	_, err := rt.br.AddPort(ofproto.PortSpec{
 		HWAddr: mac,
 		Name:   p.conf.Name,
@@ -272,8 +290,8 @@ func (d *Daemon) reconcilePorts(rt *bridgeRT, nb *bridgeConf) {
 			p = &portRT{conf: np}
 			rt.ports[pn] = p
 			d.attach(rt, p)
-		case p.conf.Type != np.Type || p.conf.OFPort != np.OFPort:
-			// A new device or number: attach afresh, as vswitchd does.
+		case p.conf.Type != np.Type || p.conf.OFPort != np.OFPort || p.conf.MAC != np.MAC:
+			// A new device, number or address: attach afresh, as vswitchd does.
 			d.detach(rt, p)
 			p.conf, p.err = np, ""
 			d.attach(rt, p)

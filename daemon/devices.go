@@ -43,7 +43,16 @@ func (KernelDevices) Open(name, typ string) (link.Link, error) {
 		// A TAP moved into a namespace before a restart is found there.
 		t, _, err := link.FindTAP(name)
 		if errors.Is(err, fs.ErrNotExist) {
+			// Made persistent, as `ip tuntap add` makes it: a user who moves
+			// it into a namespace and configures it there keeps that
+			// configuration across a restart of the daemon.
 			t, err = link.OpenTAP(name, true)
+			if err == nil {
+				if perr := t.SetPersist(true); perr != nil {
+					t.Close()
+					return nil, deviceError(name, perr)
+				}
+			}
 		}
 		if err != nil {
 			return nil, deviceError(name, err)

@@ -75,7 +75,7 @@ func (d *Daemon) netnsDel(name string) error {
 	}
 	for _, l := range c.Links {
 		if l.Kind == kindInternal {
-			d.reattachPort(l.Name)
+			d.reattachPort(l.port())
 		}
 	}
 	return nil

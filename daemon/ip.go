@@ -122,7 +122,7 @@ func (d *Daemon) ipRoot(obj string, args []string) (api.CommandResult, error) {
 	if obj == "link" && len(args) > 0 && args[0] == "set" {
 		dev, target, rest := splitNetns(args[1:])
 		if target != "" && len(rest) == 0 {
-			return d.moveLink("", dev, target)
+			return d.moveLink("", dev, target, "")
 		}
 	}
 	return api.CommandResult{}, api.BadRequest("tapestry ip: the root namespace is the kernel's; use -n NETNS for a tapestry namespace (only \"ip link set DEV netns NETNS\" moves a bridge's internal port into one)")
@@ -150,8 +150,10 @@ func splitNetns(args []string) (dev, target string, rest []string) {
 }
 
 // moveLink is `ip [-n FROM] link set DEV netns TO` for an internal port.
-// As in Linux, the interface arrives down and without addresses.
-func (d *Daemon) moveLink(from, dev, to string) (api.CommandResult, error) {
+// As in Linux, the interface arrives down and without addresses. A
+// non-empty rename gives it that name in TO (the cloud's instances name
+// the port tap5b1e3c2a-9f eth0 inside).
+func (d *Daemon) moveLink(from, dev, to, rename string) (api.CommandResult, error) {
 	if dev == "" {
 		return api.CommandResult{}, api.BadRequest("Not enough information: \"dev\" argument is required.")
 	}
@@ -163,6 +165,7 @@ func (d *Daemon) moveLink(from, dev, to string) (api.CommandResult, error) {
 		return api.CommandResult{}, nil
 	}
 	var fromConf *nsConf
+	port := dev
 	if from != "" {
 		fromConf = d.netns[from]
 		if fromConf.link(dev) == nil {
@@ -171,6 +174,7 @@ func (d *Daemon) moveLink(from, dev, to string) (api.CommandResult, error) {
 		if fromConf.link(dev).Kind != kindInternal {
 			return api.CommandResult{}, api.BadRequest("RTNETLINK answers: Invalid argument")
 		}
+		port = fromConf.link(dev).port()
 	} else {
 		p := d.findPort(dev)
 		if p == nil {
@@ -179,15 +183,23 @@ func (d *Daemon) moveLink(from, dev, to string) (api.CommandResult, error) {
 		if p.conf.Type != kindInternal {
 			return api.CommandResult{}, api.BadRequest("tapestry ip: %s is not an internal port: only internal ports (type=internal) move into tapestry namespaces", dev)
 		}
-		if ns := d.claimOf(dev); ns != "" {
+		if ns, _ := d.claimOf(dev); ns != "" {
 			return api.CommandResult{}, api.NotFound("Cannot find device \"%s\"", dev)
 		}
 	}
-	if toConf.link(dev) != nil {
+	name := dev
+	if rename != "" {
+		name = rename
+	}
+	if toConf.link(name) != nil {
 		return api.CommandResult{}, api.Conflict("RTNETLINK answers: File exists")
 	}
+	lc := &linkConf{Name: name, Kind: kindInternal}
+	if name != port {
+		lc.Port = port
+	}
 	nextTo := *toConf
-	nextTo.Links = append(slices.Clone(toConf.Links), &linkConf{Name: dev, Kind: kindInternal})
+	nextTo.Links = append(slices.Clone(toConf.Links), lc)
 	var nextFrom *nsConf
 	if fromConf != nil {
 		nextFrom = withoutLinks(d.snapshotNS(fromConf, d.nsrt[from]), []string{dev})
@@ -208,7 +220,7 @@ func (d *Daemon) moveLink(from, dev, to string) (api.CommandResult, error) {
 		d.netns[from] = nextFrom
 		d.rebuildNS(from) // the interface leaves; its wire is remade below
 	}
-	d.reattachPort(dev)
+	d.reattachPort(port)
 	d.rebuildPending()
 	return api.CommandResult{}, nil
 }
@@ -235,7 +247,7 @@ func (d *Daemon) ipLink(nsName string, ns *netstack.Namespace, args []string) (a
 			if len(rest) > 0 {
 				return api.CommandResult{}, false, api.BadRequest("tapestry ip: give \"netns\" in a command of its own")
 			}
-			res, err := d.moveLink(nsName, dev, target)
+			res, err := d.moveLink(nsName, dev, target, "")
 			return res, false, err
 		}
 		c, err := netstack.ParseLinkSet(args[1:])

@@ -67,8 +67,12 @@ const (
 
 // linkConf is one interface of a namespace.
 type linkConf struct {
-	Name  string     `json:"name"`
-	Kind  string     `json:"kind"`
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	// Port is the internal bridge port whose wire this interface is, when
+	// the interface has another name inside the namespace (a cloud
+	// instance's eth0 on port tap5b1e3c2a-9f); "" means Name.
+	Port  string     `json:"port,omitempty"`
 	Up    bool       `json:"up,omitempty"`
 	MTU   int        `json:"mtu,omitempty"`
 	Addrs []addrConf `json:"addrs,omitempty"`
@@ -92,6 +96,14 @@ type neighConf struct {
 type sysctlConf struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
+}
+
+// port is the bridge port behind the interface.
+func (l *linkConf) port() string {
+	if l.Port != "" {
+		return l.Port
+	}
+	return l.Name
 }
 
 func (c *nsConf) link(name string) *linkConf {
@@ -131,14 +143,17 @@ func putNS(tx *store.Tx, c *nsConf) error {
 	return tx.Put(nsPath(c.Name), "config", raw)
 }
 
-// claimOf returns the namespace that claims internal port name, or "".
-func (d *Daemon) claimOf(name string) string {
+// claimOf returns the namespace that claims internal port name and the
+// interface's name there, or "".
+func (d *Daemon) claimOf(port string) (ns, ifname string) {
 	for _, c := range d.netns {
-		if l := c.link(name); l != nil && l.Kind == kindInternal {
-			return c.Name
+		for _, l := range c.Links {
+			if l.Kind == kindInternal && l.port() == port {
+				return c.Name, l.Name
+			}
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // internalWire makes the in-memory wire of a claimed internal port: the
@@ -147,26 +162,27 @@ func internalWire(name string) (bridgeEnd, nsEnd *link.Mem) {
 	return link.Pipe(name, name, link.PipeOptions{})
 }
 
-// handOver gives the namespace end of a claimed port's wire to namespace
-// ns: at once when the namespace runs and lacks the interface; otherwise
-// it waits in d.ends for buildNS, and a running namespace that still has
-// an interface of that name (on its previous wire) is rebuilt.
-func (d *Daemon) handOver(ns, name string, end *link.Mem, mac packet.MAC) {
-	if old, ok := d.ends[name]; ok {
+// handOver gives the namespace end of claimed port's wire to namespace
+// ns as interface ifname: at once when the namespace runs and lacks the
+// interface; otherwise it waits in d.ends for buildNS, and a running
+// namespace that still has an interface of that name (on its previous
+// wire) is rebuilt.
+func (d *Daemon) handOver(ns, port, ifname string, end *link.Mem, mac packet.MAC) {
+	if old, ok := d.ends[port]; ok {
 		old.end.Close()
 	}
 	rt := d.nsrt[ns]
 	if rt != nil && !d.building {
-		if _, ok := rt.Interface(name); !ok {
-			if _, err := rt.AddLink(name, end, mac); err != nil {
-				d.log.Error("adding interface", "netns", ns, "dev", name, "err", err)
+		if _, ok := rt.Interface(ifname); !ok {
+			if _, err := rt.AddLink(ifname, end, mac); err != nil {
+				d.log.Error("adding interface", "netns", ns, "dev", ifname, "err", err)
 				end.Close()
 			}
 			return
 		}
 		d.rebuild[ns] = true
 	}
-	d.ends[name] = pendingEnd{end: end, mac: mac}
+	d.ends[port] = pendingEnd{end: end, mac: mac}
 }
 
 // pendingEnd is a namespace's end of an internal port's wire, made by the
@@ -217,7 +233,7 @@ func (d *Daemon) buildNS(c *nsConf) {
 		if lc.Kind != kindInternal {
 			continue
 		}
-		e, ok := d.takeEnd(lc.Name)
+		e, ok := d.takeEnd(lc.port())
 		if !ok {
 			d.log.Warn("netns interface has no port", "netns", c.Name, "dev", lc.Name)
 			continue
@@ -292,6 +308,9 @@ func (d *Daemon) snapshotNS(old *nsConf, ns *netstack.Namespace) *nsConf {
 			kind = kindLoopback
 		}
 		lc := &linkConf{Name: ifc.Name(), Kind: kind, Up: ifc.Up(), MTU: ifc.MTU()}
+		if ol := old.link(ifc.Name()); ol != nil {
+			lc.Port = ol.Port
+		}
 		for _, a := range ifc.Addrs() {
 			lc.Addrs = append(lc.Addrs, addrConf{Prefix: a.Prefix, Broadcast: a.Broadcast, Scope: a.Scope, Label: a.Label})
 		}
@@ -387,8 +406,8 @@ func (d *Daemon) releasedClaims(next *switchConf) []*nsConf {
 			if l.Kind != kindInternal {
 				continue
 			}
-			b := next.portOwner(l.Name)
-			if b == nil || b.Ports[l.Name].Type != kindInternal {
+			b := next.portOwner(l.port())
+			if b == nil || b.Ports[l.port()].Type != kindInternal {
 				gone = append(gone, l.Name)
 			}
 		}

@@ -46,7 +46,7 @@ func TestInternalPortRule(t *testing.T) {
 		t.Errorf("ip -n n1 link show p0 = %q", got)
 	}
 	// The namespace's interface has the port's MAC, as an OVS internal device.
-	mac := d.portMAC(d.bridges["br0"], "p0", true)
+	mac := d.portMAC(d.bridges["br0"], d.bridges["br0"].ports["p0"].conf, true)
 	if ifc, _ := d.nsrt["n1"].Interface("p0"); ifc == nil || ifc.MAC() != mac {
 		t.Errorf("p0's MAC in n1 is not the port's %x", mac)
 	}
@@ -222,5 +222,48 @@ func TestSysctlPersists(t *testing.T) {
 	}
 	if _, err := d.Sysctl(ctx, "nope", api.ExecRequest{Args: []string{"-a"}}); api.StatusOf(err) != 404 {
 		t.Errorf("sysctl in a missing netns: err = %v", err)
+	}
+}
+
+// TestRenamedClaim: an internal port can appear under another name inside
+// a namespace (the cloud's instances see eth0 for port tap5b1e3c2a-9f), with
+// the Interface mac column as its address, across a restart and a move.
+func TestRenamedClaim(t *testing.T) {
+	dir := t.TempDir()
+	dev := &MemDevices{}
+	d := newTestDaemon(t, dir, dev)
+	vsctl(t, d, cmd("add-br", "br0"), cmd("add-port", "br0", "tapabc"),
+		api.Command{Name: "set", Args: []string{"interface", "tapabc"}, Settings: []api.Setting{{Column: "type", Value: "internal"}, {Column: "mac", Value: `"fa:16:3e:00:00:01"`}}})
+	ip(t, d, "", "netns add vm1")
+	if _, err := d.moveLink("", "tapabc", "vm1", "eth0"); err != nil {
+		t.Fatal(err)
+	}
+	check := func(ns, when string) {
+		t.Helper()
+		got := ip(t, d, ns, "link show eth0")
+		if !strings.Contains(got, ": eth0: ") || !strings.Contains(got, "link/ether fa:16:3e:00:00:01") {
+			t.Errorf("%s: ip -n %s link show eth0 = %q", when, ns, got)
+		}
+		if ns2, ifname := d.claimOf("tapabc"); ns2 != ns || ifname != "eth0" {
+			t.Errorf("%s: claimOf(tapabc) = %q %q, want %s eth0", when, ns2, ifname, ns)
+		}
+	}
+	check("vm1", "claimed")
+	if got := vsctlGet(t, d, "interface", "tapabc", "mac"); got != "fa:16:3e:00:00:01" {
+		t.Errorf("get interface tapabc mac = %q", got)
+	}
+	ip(t, d, "vm1", "addr add 10.0.0.5/24 dev eth0")
+	d.Close()
+	d = newTestDaemon(t, dir, dev)
+	check("vm1", "after restart")
+	if got := ip(t, d, "vm1", "addr show eth0"); !strings.Contains(got, "inet 10.0.0.5/24") {
+		t.Errorf("after restart: %q", got)
+	}
+	ip(t, d, "", "netns add vm2")
+	ip(t, d, "vm1", "link set eth0 netns vm2")
+	check("vm2", "moved")
+	vsctl(t, d, cmd("del-port", "tapabc"))
+	if err := ipErr(d, "vm2", "link show eth0"); err == nil {
+		t.Error("eth0 still in vm2 after del-port tapabc")
 	}
 }

@@ -61,6 +61,9 @@ type portConf struct {
 	OFPort      uint32            `json:"ofport"`
 	OtherConfig map[string]string `json:"other_config,omitempty"`
 	ExternalIDs map[string]string `json:"external_ids,omitempty"`
+	// MAC is the Interface mac column: the address of an internal port
+	// (and, in tapestry, of a TAP the daemon created), "" for the default.
+	MAC string `json:"mac,omitempty"`
 }
 
 func (c *switchConf) clone() *switchConf {
@@ -100,7 +103,7 @@ func (b *bridgeConf) equal(o *bridgeConf) bool {
 }
 
 func (p *portConf) equal(o *portConf) bool {
-	return p.Name == o.Name && p.Type == o.Type && p.Tag == o.Tag && p.OFPortRequest == o.OFPortRequest &&
+	return p.Name == o.Name && p.Type == o.Type && p.Tag == o.Tag && p.OFPortRequest == o.OFPortRequest && p.MAC == o.MAC &&
 		p.OFPort == o.OFPort && slices.Equal(p.Trunks, o.Trunks) &&
 		maps.Equal(p.OtherConfig, o.OtherConfig) && maps.Equal(p.ExternalIDs, o.ExternalIDs)
 }

@@ -476,6 +476,7 @@ func (d *Daemon) portView(rt *bridgeRT, pc *portConf) api.Port {
 		OFPort:        -1,
 		OtherConfig:   pc.OtherConfig,
 		ExternalIDs:   pc.ExternalIDs,
+		MAC:           pc.MAC,
 	}
 	if rt == nil {
 		return p

@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"maps"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -133,6 +134,20 @@ func (t *vsctlTx) setColumn(tbl dbTable, b *bridgeConf, p *portConf, s api.Setti
 		p.Type = unquote(s.Value)
 	case tbl == tableInterface && col == "ofport_request":
 		return setOFPortRequest(b, p, s.Value)
+	case tbl == tableInterface && col == "mac":
+		v := unquote(s.Value)
+		if v == "" {
+			p.MAC = ""
+			return nil
+		}
+		hw, err := net.ParseMAC(v)
+		if err != nil || len(hw) != 6 {
+			return api.BadRequest("%s: invalid Ethernet address in mac column", v)
+		}
+		if hw[0]&1 != 0 {
+			return api.BadRequest("%s: mac column must be a unicast address", v)
+		}
+		p.MAC = hw.String()
 	case col == "other_config" || col == "external_ids":
 		m, err := mapColumn(tbl, b, p, col)
 		if err != nil {
@@ -354,6 +369,8 @@ func (t *vsctlTx) getColumn(tbl dbTable, b *bridgeConf, p *portConf, name string
 			return strconv.Itoa(int(pv.OFPortRequest)), nil
 		case "error":
 			return optString(pv.Error), nil
+		case "mac":
+			return optString(pv.MAC), nil
 		}
 	}
 	if col == "other_config" || col == "external_ids" {
@@ -401,6 +418,8 @@ func (t *vsctlTx) clear(c api.Command) (api.CommandResult, error) {
 			p.Trunks = nil
 		case tbl == tableInterface && col == "ofport_request":
 			p.OFPortRequest = 0 // the port keeps its number
+		case tbl == tableInterface && col == "mac":
+			p.MAC = ""
 		case col == "other_config" || col == "external_ids":
 			m, err := mapColumn(tbl, b, p, col)
 			if err != nil {

@@ -8,7 +8,15 @@ import (
 
 // This file holds the only unsafe code of the package: recvmmsg(2) and
 // sendmmsg(2), which golang.org/x/sys/unix does not wrap, over message
-// vectors allocated once per socket.
+// vectors allocated once per socket, and ioctls on a raw struct ifreq.
+
+// ioctlIfreq runs ioctl req on fd with req's buffer as the struct ifreq.
+func ioctlIfreq(fd int, req uint, ifr []byte) error {
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(req), uintptr(unsafe.Pointer(&ifr[0]))); e != 0 {
+		return e
+	}
+	return nil
+}
 
 // auxSpace is the control buffer size for one PACKET_AUXDATA message:
 // CMSG_SPACE(sizeof(struct tpacket_auxdata)).

@@ -3,6 +3,7 @@ package link
 import (
 	"errors"
 	"io/fs"
+	"net"
 	"net/netip"
 	"os/exec"
 	"strings"
@@ -205,4 +206,29 @@ func BenchmarkTAPWrite(b *testing.B) {
 		tap.Write(pkts)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*BatchSize), "ns/frame")
+}
+
+func TestSetHWAddr(t *testing.T) {
+	needRoot(t)
+	const name = "tpd-hw0"
+	delLink(t, name, "")
+	tp, err := OpenTAP(name, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.Close()
+	want := [6]byte{0xfa, 0x16, 0x3e, 0x01, 0x02, 0x03}
+	if err := SetHWAddr(name, want); err != nil {
+		t.Fatal(err)
+	}
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ifi.HardwareAddr.String(); got != "fa:16:3e:01:02:03" {
+		t.Errorf("SetHWAddr: address is %s, want fa:16:3e:01:02:03", got)
+	}
+	if err := SetHWAddr("tpd-nosuch0", want); err == nil {
+		t.Error("SetHWAddr of a missing device: no error")
+	}
 }
