@@ -3,6 +3,9 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -87,5 +90,31 @@ func TestNetfilterRoundTrip(t *testing.T) {
 	}
 	if _, err := c.Netfilter(ctx, "nope", ToolRequest{Tool: "conntrack"}); StatusOf(err) != 404 || !strings.Contains(err.Error(), "Cannot open network namespace") {
 		t.Errorf("unknown namespace: %v", err)
+	}
+}
+
+// Cloud answers every /v2.0 and /v2.1 request with its method and path,
+// so that a test sees the server hand them over untouched.
+func (f *fakeBackend) Cloud() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, "{\"seen\": %q}", r.Method+" "+r.URL.RequestURI())
+	})
+}
+
+func TestCloudRoutesReachTheBackend(t *testing.T) {
+	c := startServer(t, &fakeBackend{})
+	for _, tc := range []struct {
+		path string
+		q    url.Values
+		want string
+	}{
+		{"/v2.0/networks", url.Values{"name": {"private"}}, "GET /v2.0/networks?name=private"},
+		{"/v2.1/servers", nil, "GET /v2.1/servers"},
+	} {
+		var got struct{ Seen string }
+		if err := c.getJSON(context.Background(), tc.path, tc.q, &got); err != nil || got.Seen != tc.want {
+			t.Errorf("GET %s: seen %q, err %v; want %q", tc.path, got.Seen, err, tc.want)
+		}
 	}
 }

@@ -46,6 +46,9 @@ type Backend interface {
 	// Netfilter runs iptables, iptables-save, iptables-restore or
 	// conntrack in namespace ns.
 	Netfilter(ctx context.Context, ns string, req ToolRequest) (ToolResult, error)
+	// Cloud serves Neutron's API v2.0 (/v2.0/...) and the servers API
+	// (/v2.1/servers); package cloud has the handler.
+	Cloud() http.Handler
 }
 
 // MaxBodyBytes bounds a request body: 1 GiB holds several million flow
@@ -76,6 +79,10 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("POST /v1/netns/{ns}/sysctl", s.postSysctl)
 	mux.HandleFunc("POST /v1/netns/{ns}/ping", s.postPing)
 	mux.HandleFunc("POST /v1/netns/{ns}/netfilter", s.postNetfilter)
+	if h := b.Cloud(); h != nil {
+		mux.Handle("/v2.0/", h)
+		mux.Handle("/v2.1/", h)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, NotFound("no route for %s %s", r.Method, r.URL.Path))
 	})

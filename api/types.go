@@ -8,7 +8,7 @@
 // parses in one batch, and a dump-flows reply is the formatted lines
 // themselves.
 //
-// Routes (all under /v1):
+// Routes (under /v1, and the cloud's Neutron API under /v2.0 and /v2.1):
 //
 //	GET  /v1/switch                          Switch (ovs-vsctl's view)
 //	POST /v1/vsctl                           VsctlRequest -> VsctlResponse
@@ -24,6 +24,7 @@
 //	POST /v1/netns/{ns}/sysctl               ExecRequest -> CommandResult
 //	POST /v1/netns/{ns}/ping                 ExecRequest -> PingLine stream
 //	POST /v1/netns/{ns}/netfilter            ToolRequest -> ToolResult
+//	*    /v2.0/..., /v2.1/servers...         Neutron's API (package cloud)
 //
 // Errors are JSON {"error": "..."} with a 4xx status for bad requests and a
 // 5xx status for failures of the daemon itself; the client turns them into

@@ -161,4 +161,7 @@ type Server struct {
 	Status string   `json:"status"`         // ACTIVE
 	Ports  []string `json:"tapestry:ports"` // port ids in NIC order
 	TAP    bool     `json:"tapestry:tap"`
+	// CreatedPorts are the ports server-create made (--nic net-id=...),
+	// which server-delete deletes; ports it was given are released.
+	CreatedPorts []string `json:"tapestry:created_ports,omitempty"`
 }

@@ -108,6 +108,8 @@ type Daemon struct {
 
 	expired expiredFlows // flows the bridges removed on timeout, not yet deleted from the store
 
+	cloud *cloudRT // the cloud model and what was realized of it (cloud.go)
+
 	srv  *api.Server
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -152,7 +154,11 @@ func New(cfg Config) (*Daemon, error) {
 		stop:    make(chan struct{}),
 		flows:   newFlowLog(),
 	}
-	if err := d.restore(); err != nil {
+	err = d.restore()
+	if err == nil {
+		err = d.startCloud()
+	}
+	if err != nil {
 		d.closeNetns()
 		d.closeBridges()
 		st.Close()

@@ -222,7 +222,13 @@ func ParsePing(args []string) (netstack.PingOptions, error) {
 		case "-W":
 			o.Timeout, err = seconds(flag, val)
 		case "-I":
-			o.Interface = val
+			// iputils: an address is the source to bind, anything else a
+			// device name.
+			if a, perr := netip.ParseAddr(val); perr == nil && a.Is4() {
+				o.Source = a
+			} else {
+				o.Interface = val
+			}
 		case "-m":
 			n, err = num(flag, val, 0, 1<<32-1)
 			o.Mark = uint32(n)

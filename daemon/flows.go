@@ -284,7 +284,13 @@ func parallel(n int, fn func(lo, hi int)) {
 // flows not wanted, adds for flows missing or different (ovs-ofctl compares
 // table, priority and match, then cookie and actions).
 func replaceMods(rt *bridgeRT, want []openflow.FlowMod) []openflow.FlowMod {
-	have := rt.br.DumpFlows(matchAll(openflow.FlowDelete))
+	return diffFlows(rt.br.DumpFlows(matchAll(openflow.FlowDelete)), want, func(*openflow.FlowStats) bool { return true })
+}
+
+// diffFlows returns the flow mods that turn flows have into want: a
+// strict delete for each flow of have that want lacks and that mayDelete
+// allows, and an add for each flow of want not already there exactly.
+func diffFlows(have []openflow.FlowStats, want []openflow.FlowMod, mayDelete func(*openflow.FlowStats) bool) []openflow.FlowMod {
 	wantText := make(map[string]string, len(want))
 	for i := range want {
 		wantText[flowKey(want[i].Table, want[i].Priority, &want[i].Match)] = flowText(&want[i])
@@ -296,7 +302,7 @@ func replaceMods(rt *bridgeRT, want []openflow.FlowMod) []openflow.FlowMod {
 		k := flowKey(fs.Table, fs.Priority, &fs.Match)
 		fm := statsToMod(fs)
 		haveText[k] = flowText(&fm)
-		if _, ok := wantText[k]; !ok {
+		if _, ok := wantText[k]; !ok && mayDelete(fs) {
 			del := matchAll(openflow.FlowDeleteStrict)
 			del.Table, del.Priority, del.Match = fs.Table, fs.Priority, fs.Match
 			out = append(out, del)

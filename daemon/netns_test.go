@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -156,6 +157,7 @@ func TestParsePing(t *testing.T) {
 		{"-c 1 -t 1 -I eth0 -m 0x10 -s 100 10.0.0.2", with(func(o *netstack.PingOptions) {
 			o.Count, o.TTL, o.Interface, o.Mark, o.Size = 1, 1, "eth0", 16, 100
 		}), ""},
+		{"-I 10.0.0.6 10.0.0.2", with(func(o *netstack.PingOptions) { o.Source = netip.MustParseAddr("10.0.0.6") }), ""},
 		{"-q -n 10.0.0.2", dst("10.0.0.2"), ""},
 		{"", netstack.PingOptions{}, "ping: usage error: Destination address required"},
 		{"-c", netstack.PingOptions{}, "ping: option requires an argument -- 'c'"},

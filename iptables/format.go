@@ -188,7 +188,7 @@ func saveMatch(b *strings.Builder, m nf.Match) {
 			fmt.Fprintf(b, " --limit-burst %d", m.Burst)
 		}
 	case *nf.CommentMatch:
-		fmt.Fprintf(b, " --comment %s", saveString(m.Text))
+		fmt.Fprintf(b, " --comment %s", SaveString(m.Text))
 	case *nf.AddrTypeMatch:
 		if m.Src != 0 {
 			inv(b, m.InvSrc)
@@ -305,7 +305,7 @@ func saveTarget(b *strings.Builder, t nf.Target) {
 		fmt.Fprintf(b, " --reject-with %s", nf.RejectNames[t.With])
 	case *nf.LogTarget:
 		if t.Prefix != "" {
-			fmt.Fprintf(b, " --log-prefix %s", saveString(t.Prefix))
+			fmt.Fprintf(b, " --log-prefix %s", SaveString(t.Prefix))
 		}
 		if t.Level != 4 {
 			fmt.Fprintf(b, " --log-level %d", t.Level)

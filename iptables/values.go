@@ -158,10 +158,10 @@ func parseValueMask(s string, def uint32) (v, m uint32, err error) {
 	return v, m, nil
 }
 
-// saveString quotes a string as iptables-save does (xtables_save_string):
+// SaveString quotes a string as iptables-save does (xtables_save_string):
 // bare when it is only letters, digits, '-' and '_', else in double quotes
 // with '"' and '\' escaped.
-func saveString(s string) string {
+func SaveString(s string) string {
 	plain := s != ""
 	for _, c := range s {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {

@@ -170,21 +170,48 @@ func (ns *Namespace) DelAddr(ifc *Interface, p netip.Prefix) error {
 		return ErrAddrNotAvail
 	}
 	gone := cur.addrs[i]
+	var removed []netip.Addr
 	ns.setConfig(ifc, func(c *ifaceConfig) {
 		c.addrs = slices.DeleteFunc(c.addrs, func(a Addr) bool {
-			if a.Prefix == gone.Prefix {
+			if a.Prefix == gone.Prefix || !gone.Secondary && a.Secondary && a.Prefix.Masked() == gone.Prefix.Masked() {
+				removed = append(removed, a.Prefix.Addr())
 				return true
 			}
-			return !gone.Secondary && a.Secondary && a.Prefix.Masked() == gone.Prefix.Masked()
+			return false
 		})
 	})
-	if err := ns.flushRoutes(ifc); err != nil {
+	if len(ifc.cfg.Load().addrs) == 0 {
+		// The last address gone disables IP on the device: every route
+		// through it goes (fib_inetaddr_event -> fib_disable_ip).
+		return ns.flushRoutes(ifc)
+	}
+	// Otherwise only the address's own routes go, and the routes that
+	// name it as their source (fib_del_ifaddr, fib_sync_down_addr); a
+	// static route through the device, the default route among them, stays.
+	if err := ns.dropAddrRoutes(ifc, removed); err != nil {
 		return err
 	}
 	if cur.up {
 		return ns.syncRoutes(ifc)
 	}
 	return nil
+}
+
+// dropAddrRoutes deletes the kernel's routes of ifc (syncRoutes puts back
+// those of the addresses that remain) and every route whose preferred
+// source is one of removed.
+func (ns *Namespace) dropAddrRoutes(ifc *Interface, removed []netip.Addr) error {
+	return ns.routes.Update(func(tx *route.Tx) error {
+		for _, r := range ns.routes.Routes(route.TableUnspec) {
+			if r.DevIndex == ifc.index && r.Protocol == route.ProtoKernel || slices.Contains(removed, r.PrefSrc) {
+				if _, err := tx.DelRoute(r); err != nil {
+					return err
+				}
+			}
+		}
+		tx.AddLink(route.Link{Index: ifc.index, Name: ifc.name, Loopback: ifc.loopback, Addrs: routeAddrs(ifc.cfg.Load().addrs)})
+		return nil
+	})
 }
 
 // FlushAddrs is `ip addr flush dev DEV`.

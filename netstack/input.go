@@ -168,12 +168,14 @@ func (ns *Namespace) hookForward(p *pkt, out *Interface) bool {
 }
 
 // hookOutput is the OUTPUT hook (raw, conntrack, mangle, nat, filter).
-func (ns *Namespace) hookOutput(p *pkt) bool {
+// As in Linux, the route is known by then, so rules can match the output
+// interface (-o); out is nil when the route has no device.
+func (ns *Namespace) hookOutput(p *pkt, out *Interface) bool {
 	if p.nf == nil {
 		p.tr.record("output", "accept (no rules)")
 		return true
 	}
-	return ns.nfHook(netfilter.HookOutput, p, nil)
+	return ns.nfHook(netfilter.HookOutput, p, out)
 }
 
 // hookPostrouting is the POSTROUTING hook (mangle, nat SNAT/MASQUERADE),

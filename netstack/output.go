@@ -263,7 +263,7 @@ func (ns *Namespace) output(p *pkt, q route.Query, res route.Result, attach func
 	if p.nf != nil && attach != nil {
 		attach(p.nf)
 	}
-	if !ns.hookOutput(p) {
+	if !ns.hookOutput(p, ns.ifaceByIndex(res.DevIndex)) {
 		return nil
 	}
 	if p.nf != nil {

@@ -16,7 +16,8 @@ type PingOptions struct {
 	Dest      netip.Addr
 	Count     int           // -c, default 1
 	Interval  time.Duration // -i, default 1 s
-	Interface string        // -I
+	Interface string        // -I DEV
+	Source    netip.Addr    // -I ADDR: the source address, as bind(2)
 	Mark      uint32        // -m
 	Size      int           // -s, default 56
 	TTL       int           // -t, default net.ipv4.ip_default_ttl
@@ -120,7 +121,7 @@ func (s *pingState) send(id, seq uint16) error {
 	m.SetChecksum(packet.Checksum(l4))
 	s.sent[seq] = now
 	s.r.Transmitted++
-	_, err := s.ns.Send(SendOptions{Dst: s.o.Dest, Proto: packet.ProtoICMP, TTL: uint8(s.o.TTL), Mark: s.o.Mark, Interface: s.o.Interface}, l4)
+	_, err := s.ns.Send(SendOptions{Src: s.o.Source, Dst: s.o.Dest, Proto: packet.ProtoICMP, TTL: uint8(s.o.TTL), Mark: s.o.Mark, Interface: s.o.Interface}, l4)
 	if err != nil {
 		s.r.Transmitted--
 		delete(s.sent, seq)

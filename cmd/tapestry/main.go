@@ -81,6 +81,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newVersionCmd(),
 		newControllerCmd(),
 		newLuaCmd(),
+		newCloudCmd(),
 	)
 	return root
 }
