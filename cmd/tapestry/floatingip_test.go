@@ -165,6 +165,29 @@ func TestFloatingIPsUserspace(t *testing.T) {
 		t.Errorf("no flow on br-int with vm1-nic0's cookie %s", cookie)
 	}
 
+	// The conflicts a Neutron user knows: Neutron's words on stderr, exit
+	// status 1, and nothing configured changes.
+	realized := func() string {
+		return tp("cloud port-list -f json") + tp("cloud floatingip-list -f json") + tp("cloud subnet-list -f json") +
+			tp("ofctl dump-flows br-int --no-stats") + tp("ip netns exec "+router+" iptables -t nat -S") + tp("ip -n vm2 addr show")
+	}
+	before := realized()
+	for _, c := range []struct{ line, want string }{
+		{"cloud port-create 1 --fixed-ip ip_address=10.0.1.5", "IP address 10.0.1.5 already allocated in subnet "},
+		{"cloud subnet-create 1 10.0.1.0/25", "Invalid input for operation: Requested subnet with cidr: 10.0.1.0/25 for network: "},
+		{"cloud server-create vm3 --nic port-id=vm1-nic0", "Port already has an attached device "},
+		{"cloud floatingip-associate " + fips["172.24.4.229"] + " vm2-nic0 --fixed-ip-address 10.0.0.5", "as that fixed IP already has a floating IP on external network "},
+		{"cloud floatingip-associate " + fips["172.24.4.229"] + " vm2-nic0 --fixed-ip-address 10.0.0.9", "does not have fixed ip 10.0.0.9"},
+	} {
+		_, errOut, code := sh(c.line)
+		if code != 1 || !strings.Contains(errOut, c.want) {
+			t.Errorf("tapestry %s: exit %d, stderr %q; want 1 and %q", c.line, code, errOut, c.want)
+		}
+	}
+	if after := realized(); after != before {
+		t.Errorf("refused commands changed the cloud:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+
 	// Disassociation: the floating IP stops answering; the fixed IP's own
 	// traffic now leaves as the router's gateway address.
 	tp("cloud floatingip-disassociate " + fips["172.24.4.228"])
@@ -182,7 +205,7 @@ func TestFloatingIPsUserspace(t *testing.T) {
 			tp("ip netns exec "+router+" iptables -t nat -S") + tp("ip -n "+router+" addr show") +
 			tp("ip -n vm1 addr show") + tp("ip -n vm1 route show") + tp("vsctl show")
 	}
-	before := snapshot()
+	before = snapshot()
 	d.Close()
 	start()
 	if after := snapshot(); after != before {
