@@ -58,13 +58,19 @@ const (
 // confirmed; the other fields change under atomics so established packets
 // never take a lock.
 type Conn struct {
+	// nodes link the two tuples into the table's hash chains; they come
+	// first so that a chain walk finds the tuples on the same cache line.
+	nodes       [2]hnode
 	orig, reply Tuple
 	zone        uint16
 	status      atomic.Uint32
 	state       atomic.Uint32 // TCPState for TCP
 	expires     atomic.Int64  // clock nanoseconds
 	mark        atomic.Uint32
-	nodes       [2]hnode // hash links of the two tuples, set at confirm
+	// bkt are the buckets of the two tuples, found when Track creates
+	// the connection (with the nodes' summary bits) and again when NAT
+	// changes the reply tuple.
+	bkt [2]uint32
 }
 
 // Orig returns the original-direction tuple as the first packet had it.

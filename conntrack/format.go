@@ -182,14 +182,3 @@ func (t *Table) Delete(f *Filter, now int64) int {
 	}
 	return n
 }
-
-// Flush removes every connection.
-func (t *Table) Flush() int {
-	n := 0
-	t.each(func(c *Conn) {
-		if t.remove(c) {
-			n++
-		}
-	})
-	return n
-}

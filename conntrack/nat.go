@@ -51,6 +51,7 @@ func (t *Table) SetupNAT(c *Conn, m Manip, r NATRange, now int64) bool {
 		return false
 	}
 	c.reply = nt.Invert()
+	c.bkt[DirReply], c.nodes[DirReply].bit = t.replyBucket(c.reply, c.zone)
 	bits := uint32(StatusSrcNATDone)
 	if m == ManipDst {
 		bits = StatusDstNATDone

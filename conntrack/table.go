@@ -1,9 +1,6 @@
 package conntrack
 
 import (
-	"encoding/binary"
-	"math/rand/v2"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,49 +19,26 @@ const (
 	ReasonClash     = "conntrack: insert clash"
 )
 
-// key is a tuple in a zone: what the hash identifies.
-type key struct {
-	t    Tuple
-	zone uint16
-}
-
-// numLocks is how many bucket locks writers share (bucket i takes lock
-// i % numLocks); readers take none.
-const numLocks = 64
-
-// hnode links one tuple of a connection into a hash chain (struct
-// nf_conntrack_tuple_hash). Chains are singly linked through atomic
-// pointers so lookups walk them without locks while writers, holding the
-// bucket's lock, splice nodes in and out; the garbage collector keeps an
-// unlinked node alive for a reader still on it.
-type hnode struct {
-	next atomic.Pointer[hnode]
-	conn *Conn
-	// key is a copy of the tuple and zone, so a chain walk compares
-	// without touching the connection's other cache lines.
-	key key
-	dir Dir
-}
-
-type lock struct {
-	sync.Mutex
-	_ [56]byte // one cache line per lock
-}
-
 // Table is a connection tracking table (one per network namespace): a
 // fixed array of hash buckets like the kernel's (no rehashing), sized from
 // the maximum.
 type Table struct {
-	buckets []atomic.Pointer[hnode]
+	buckets []bucket
 	mask    uint32
-	locks   [numLocks]lock
-	count   atomic.Int64
 	// Max is nf_conntrack_max; new connections beyond it are dropped.
 	Max int64
 
-	drops   [3]atomic.Uint64 // by reason: full, invalid, clash
 	events  atomic.Pointer[chan Event]
 	evDrops atomic.Uint64
+	drops   [3]atomic.Uint64 // by reason: full, invalid, clash
+
+	// count changes with every new and every removed connection, from
+	// all cores: it gets a cache line of its own so that readers of the
+	// fields above do not miss on it.
+	_     [64]byte
+	count atomic.Int64
+	_     [56]byte
+	locks [numLocks]lock
 }
 
 // New returns an empty table holding at most max connections (DefaultMax
@@ -79,7 +53,7 @@ func New(max int) *Table {
 	for int64(n) < t.Max/2 {
 		n <<= 1
 	}
-	t.buckets = make([]atomic.Pointer[hnode], n)
+	t.buckets = make([]bucket, n)
 	t.mask = uint32(n - 1)
 	return t
 }
@@ -96,29 +70,22 @@ func (t *Table) Drops() map[string]uint64 {
 	}
 }
 
-// hashKey mixes a tuple and zone into a bucket hash (a multiply-xorshift
-// finalizer over two 64-bit words). The per-process seed keeps remote
-// hosts from aiming at one chain, as the kernel's random hash seed does.
-func hashKey(k key) uint32 {
-	t := &k.t
-	a := uint64(binary.BigEndian.Uint32(t.Src[:]))<<32 | uint64(binary.BigEndian.Uint32(t.Dst[:]))
-	b := uint64(t.SrcPort)<<48 | uint64(t.DstPort)<<32 | uint64(t.Proto)<<16 | uint64(k.zone)
-	h := (a^hashSeed)*0x9e3779b97f4a7c15 ^ b*0xc2b2ae3d27d4eb4f
-	h ^= h >> 32
-	h *= 0xd6e8feb86659fd93
-	h ^= h >> 29
-	return uint32(h)
-}
-
-var hashSeed = rand.Uint64()
-
 // lookup finds the live connection with tuple tu in zone and the direction
 // tu belongs to. It takes no lock.
 func (t *Table) lookup(tu Tuple, zone uint16, now int64) (*Conn, Dir) {
-	h := hashKey(key{tu, zone}) & t.mask
-	for n := t.buckets[h].Load(); n != nil; n = n.next.Load() {
-		if n.key.t == tu && n.key.zone == zone {
-			c := n.conn
+	k := key{tu, zone}
+	return t.lookupHash(&k, hash64(&k), now)
+}
+
+// lookupHash is lookup of k whose hash64 is h.
+func (t *Table) lookupHash(k *key, h uint64, now int64) (*Conn, Dir) {
+	b := &t.buckets[uint32(h)&t.mask]
+	if b.summary.Load()&(1<<summaryBit(h)) == 0 {
+		return nil, 0
+	}
+	for n := b.head.Load(); n != nil; n = n.next.Load() {
+		if n.is(k) {
+			c := n.conn()
 			if c.expires.Load() <= now {
 				// Reap it on the way, as the kernel's lookup does
 				// (nf_ct_gc_expired), and look further.
@@ -159,10 +126,12 @@ func (t *Table) Track(k *flow.Key, l4 []byte, zone uint16, now int64) (*Conn, In
 		}
 		tu.SrcPort = icmpID(l4)
 	}
-	if c, d := t.lookup(tu, zone, now); c != nil {
+	ck := key{tu, zone}
+	h := hash64(&ck)
+	if c, d := t.lookupHash(&ck, h, now); c != nil {
 		return t.update(c, d, k, now)
 	}
-	return t.create(tu, k, zone, now)
+	return t.create(tu, k, zone, h, now)
 }
 
 // related classifies an ICMP error by the connection of the header it
@@ -239,7 +208,9 @@ func (t *Table) update(c *Conn, d Dir, k *flow.Key, now int64) (*Conn, Info) {
 	return c, InfoNew
 }
 
-func (t *Table) create(tu Tuple, k *flow.Key, zone uint16, now int64) (*Conn, Info) {
+// create makes an unconfirmed connection for the first packet; h is the
+// hash64 of its original tuple, kept for Confirm.
+func (t *Table) create(tu Tuple, k *flow.Key, zone uint16, h uint64, now int64) (*Conn, Info) {
 	var timeout time.Duration
 	var st TCPState
 	switch tu.Proto {
@@ -265,14 +236,32 @@ func (t *Table) create(tu Tuple, k *flow.Key, zone uint16, now int64) (*Conn, In
 		t.drops[0].Add(1)
 		return nil, InfoFull
 	}
-	c := &Conn{orig: tu, reply: tu.Invert(), zone: zone}
+	r := tu.Invert()
+	hr, br := t.replyBucket(r, zone)
+	c := &Conn{orig: tu, reply: r, zone: zone}
+	c.bkt = [2]uint32{uint32(h) & t.mask, hr}
+	c.nodes[DirOriginal].bit, c.nodes[DirReply].bit = summaryBit(h), br
+	c.nodes[DirReply].dir = DirReply
 	c.state.Store(uint32(st))
 	c.expires.Store(now + int64(timeout))
 	return c, InfoNew
 }
 
+// replyBucket returns the bucket and summary bit of reply tuple r, when
+// a connection is created and whenever NAT changes the tuple. The bucket
+// is read here, long before Confirm needs it, so that its cache miss
+// overlaps the original tuple's lookup instead of following it.
+func (t *Table) replyBucket(r Tuple, zone uint16) (uint32, uint8) {
+	k := key{r, zone}
+	h := hash64(&k)
+	i := uint32(h) & t.mask
+	t.buckets[i].summary.Load()
+	return i, summaryBit(h)
+}
+
 // Confirm inserts a new connection into the table (__nf_conntrack_confirm).
-// It is a no-op for confirmed ones. It returns false, counting a drop, when
+// c must come from t's Track (it carries t's bucket numbers). It is a
+// no-op for confirmed ones. It returns false, counting a drop, when
 // the table is full or another connection already owns one of its tuples.
 func (t *Table) Confirm(c *Conn, now int64) bool {
 	if c == nil || c.status.Load()&StatusConfirmed != 0 {
@@ -282,7 +271,8 @@ func (t *Table) Confirm(c *Conn, now int64) bool {
 		t.drops[0].Add(1)
 		return false
 	}
-	ho, hr := hashKey(key{c.orig, c.zone})&t.mask, hashKey(key{c.reply, c.zone})&t.mask
+	ko, kr := key{c.orig, c.zone}, key{c.reply, c.zone}
+	ho, hr := c.bkt[DirOriginal], c.bkt[DirReply]
 	t.lockPair(ho, hr)
 	if c.status.Load()&StatusConfirmed != 0 {
 		// Confirmed meanwhile: a lookup can hand out a connection
@@ -290,7 +280,7 @@ func (t *Table) Confirm(c *Conn, now int64) bool {
 		t.unlockPair(ho, hr)
 		return true
 	}
-	if t.inChain(ho, c.orig, c.zone, now) || t.inChain(hr, c.reply, c.zone, now) {
+	if t.inChain(&ko, ho, c.nodes[DirOriginal].bit, now) || t.inChain(&kr, hr, c.nodes[DirReply].bit, now) {
 		t.unlockPair(ho, hr)
 		t.drops[2].Add(1)
 		return false
@@ -298,79 +288,42 @@ func (t *Table) Confirm(c *Conn, now int64) bool {
 	// Confirmed before it is linked: whoever finds it in a chain sees it
 	// confirmed.
 	c.setStatus(StatusConfirmed)
-	c.nodes[DirOriginal] = hnode{conn: c, dir: DirOriginal, key: key{c.orig, c.zone}}
-	c.nodes[DirReply] = hnode{conn: c, dir: DirReply, key: key{c.reply, c.zone}}
-	t.link(ho, &c.nodes[DirOriginal])
-	t.link(hr, &c.nodes[DirReply])
+	t.buckets[ho].link(&c.nodes[DirOriginal])
+	t.buckets[hr].link(&c.nodes[DirReply])
 	t.unlockPair(ho, hr)
 	t.count.Add(1)
 	t.emit(EventNew, c, now)
 	return true
 }
 
-// inChain reports whether bucket h holds tuple tu of a live entry. An
-// expired entry does not clash; it stays linked, behind the new one, until
-// a lookup or Expire reaps it.
-func (t *Table) inChain(h uint32, tu Tuple, zone uint16, now int64) bool {
-	for n := t.buckets[h].Load(); n != nil; n = n.next.Load() {
-		c := n.conn
-		if n.key.t == tu && n.key.zone == zone && c.status.Load()&StatusDying == 0 && c.expires.Load() > now {
+// inChain reports whether bucket i holds k, whose summary bit is bit, as
+// a tuple of a live entry; the caller holds the bucket's lock. An expired
+// entry does not clash; it stays linked, behind the new one, until a
+// lookup or Expire reaps it.
+func (t *Table) inChain(k *key, i uint32, bit uint8, now int64) bool {
+	b := &t.buckets[i]
+	if b.summary.Load()&(1<<bit) == 0 {
+		return false
+	}
+	for n := b.head.Load(); n != nil; n = n.next.Load() {
+		c := n.conn()
+		if n.is(k) && c.status.Load()&StatusDying == 0 && c.expires.Load() > now {
 			return true
 		}
 	}
 	return false
 }
 
-func (t *Table) link(h uint32, n *hnode) {
-	n.next.Store(t.buckets[h].Load())
-	t.buckets[h].Store(n)
-}
-
-func (t *Table) unlink(h uint32, n *hnode) {
-	prev := &t.buckets[h]
-	for cur := prev.Load(); cur != nil; cur = cur.next.Load() {
-		if cur == n {
-			prev.Store(cur.next.Load())
-			return
-		}
-		prev = &cur.next
-	}
-}
-
-// lockPair takes the locks of two buckets in index order so that
-// concurrent writers cannot deadlock.
-func (t *Table) lockPair(a, b uint32) {
-	la, lb := a%numLocks, b%numLocks
-	switch {
-	case la == lb:
-		t.locks[la].Lock()
-	case la < lb:
-		t.locks[la].Lock()
-		t.locks[lb].Lock()
-	default:
-		t.locks[lb].Lock()
-		t.locks[la].Lock()
-	}
-}
-
-func (t *Table) unlockPair(a, b uint32) {
-	la, lb := a%numLocks, b%numLocks
-	t.locks[la].Unlock()
-	if la != lb {
-		t.locks[lb].Unlock()
-	}
-}
-
 // remove unlinks c (both tuples) if it is still in the table.
 func (t *Table) remove(c *Conn) bool {
-	ho, hr := hashKey(key{c.orig, c.zone})&t.mask, hashKey(key{c.reply, c.zone})&t.mask
+	ho, hr := c.bkt[DirOriginal], c.bkt[DirReply]
 	t.lockPair(ho, hr)
 	st := c.status.Load()
 	ok := st&StatusConfirmed != 0 && st&StatusDying == 0
 	if ok {
 		c.setStatus(StatusDying)
-		t.unlink(ho, &c.nodes[DirOriginal])
-		t.unlink(hr, &c.nodes[DirReply])
+		t.buckets[ho].unlink(&c.nodes[DirOriginal])
+		t.buckets[hr].unlink(&c.nodes[DirReply])
 	}
 	t.unlockPair(ho, hr)
 	if ok {
@@ -401,9 +354,9 @@ func (t *Table) Expire(now int64) int {
 // each calls f once per connection in the table (at its original tuple).
 func (t *Table) each(f func(*Conn)) {
 	for h := range t.buckets {
-		for n := t.buckets[h].Load(); n != nil; n = n.next.Load() {
+		for n := t.buckets[h].head.Load(); n != nil; n = n.next.Load() {
 			if n.dir == DirOriginal {
-				f(n.conn)
+				f(n.conn())
 			}
 		}
 	}
