@@ -115,6 +115,11 @@ type Config struct {
 	// OnFlowChanges, when set, is told about every flow table change made
 	// over OpenFlow so that the daemon can persist it.
 	OnFlowChanges func(ofproto.FlowChanges)
+	// OnGroupChanges, when set, is called after every group mod an
+	// OpenFlow connection applied successfully, so that the daemon can
+	// store the bridge's groups; flows a group delete removed are reported
+	// through OnFlowChanges first.
+	OnGroupChanges func()
 	// FlowRemoved, when set, is called for every flow the bridge removes,
 	// before the agent sends any OFPT_FLOW_REMOVED: the agent takes over
 	// the bridge's flow-removed hook, and the daemon still needs to hear of

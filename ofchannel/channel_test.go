@@ -110,7 +110,7 @@ func TestRequests(t *testing.T) {
 		{name: "flow mod buffer", msg: buffered, isErr: true, errType: openflow.ErrBadRequest, errCode: openflow.BRCBufferUnknown},
 		{name: "packet-out buffer", msg: &openflow.PacketOut{BufferID: 3, InPort: openflow.PortController}, isErr: true, errType: openflow.ErrBadRequest, errCode: openflow.BRCBufferUnknown},
 		{name: "packet-out bad in_port", msg: &openflow.PacketOut{BufferID: openflow.NoBuffer, InPort: 0xffffff10}, isErr: true, errType: openflow.ErrBadRequest, errCode: openflow.BRCBadPort},
-		{name: "group add", msg: &openflow.GroupMod{Command: openflow.GroupAdd, Group: openflow.Group{ID: 1}}, isErr: true, errType: openflow.ErrGroupModFailed, errCode: openflow.GMFCOutOfGroups},
+		{name: "group modify unknown", msg: &openflow.GroupMod{Command: openflow.GroupModify, Group: openflow.Group{ID: 1}}, isErr: true, errType: openflow.ErrGroupModFailed, errCode: openflow.GMFCUnknownGroup},
 		{name: "group delete", msg: &openflow.GroupMod{Command: openflow.GroupDelete, Group: openflow.Group{ID: openflow.GroupAll}}, noReply: true},
 		{name: "port mod bad port", msg: &openflow.PortMod{Port: 42}, isErr: true, errType: openflow.ErrPortModFailed, errCode: openflow.PMFCBadPort},
 		{name: "port mod bad hw addr", msg: &openflow.PortMod{Port: 1, HWAddr: [6]byte{9}}, isErr: true, errType: openflow.ErrPortModFailed, errCode: openflow.PMFCBadHWAddr},

@@ -92,7 +92,7 @@ func (c *conn) dispatch(msg openflow.Message, xid uint32, raw []byte) error {
 		dropOutputMaxLen(m.Actions)
 		c.applyOne(m, xid, raw)
 	case *openflow.GroupMod:
-		return groupMod(m)
+		return c.groupMod(m)
 	case *openflow.PortMod:
 		return c.portMod(m)
 	case *openflow.TableMod:
@@ -153,22 +153,6 @@ func (c *conn) setConfig(m *openflow.SwitchConfig) error {
 	c.cfgFlags, c.missSendLen, c.asyncOn = m.Flags, m.MissSendLen, true
 	c.mu.Unlock()
 	return nil
-}
-
-// groupMod answers group mods until the bridge has groups: with no group
-// table (group features report max_groups 0) an add cannot succeed, a modify
-// names an unknown group, and a delete of absent groups succeeds, as the
-// spec says deleting a group that does not exist is no error (§7.3.4.2).
-func groupMod(m *openflow.GroupMod) error {
-	switch m.Command {
-	case openflow.GroupAdd:
-		return codecErr(openflow.ErrGroupModFailed, openflow.GMFCOutOfGroups, "group %d: the bridge has no group table", m.ID)
-	case openflow.GroupModify:
-		return codecErr(openflow.ErrGroupModFailed, openflow.GMFCUnknownGroup, "group %d", m.ID)
-	case openflow.GroupDelete:
-		return nil
-	}
-	return codecErr(openflow.ErrGroupModFailed, openflow.GMFCBadCommand, "group mod command %d", m.Command)
 }
 
 // portConfigBits are the OFPPC_* bits a port mod may change.
@@ -296,6 +280,8 @@ func mapBridgeError(err error) error {
 		t, code = openflow.ErrFlowModFailed, openflow.FMFCOverlap
 	case errors.Is(err, ofproto.ErrBadOutPort):
 		t, code = openflow.ErrBadAction, openflow.BACBadOutPort
+	case errors.Is(err, ofproto.ErrBadOutGroup):
+		t, code = openflow.ErrBadAction, openflow.BACBadOutGroup
 	case errors.Is(err, ofproto.ErrBadArgument):
 		t, code = openflow.ErrBadAction, openflow.BACBadArgument
 	case errors.Is(err, ofproto.ErrBadField):

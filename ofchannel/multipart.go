@@ -55,11 +55,18 @@ func (c *conn) multipart(m *openflow.MultipartRequest, xid uint32) error {
 		return c.split(xid, m.MPType, len(ports), func(i int, rr *openflow.MultipartReply) {
 			rr.PortDescs = append(rr.PortDescs[:0], ports[i].Desc)
 		})
-	case openflow.MPQueue, openflow.MPGroup, openflow.MPGroupDesc, openflow.MPMeter, openflow.MPMeterConfig:
-		// No queues, groups or meters: empty lists.
+	case openflow.MPQueue, openflow.MPMeter, openflow.MPMeterConfig:
+		// No queues or meters: empty lists.
+	case openflow.MPGroup:
+		return c.groupStats(m, xid)
+	case openflow.MPGroupDesc:
+		return c.groupDescs(m, xid)
 	case openflow.MPGroupFeatures:
-		// All zero: no group types, max_groups 0 (groups have not landed
-		// in the bridge yet; group mods say so).
+		// A switch without groups reports all zeros: no types,
+		// max_groups 0.
+		if g, ok := c.a.sw.(Grouper); ok {
+			r.GroupFeatures = g.GroupFeatures()
+		}
 	case openflow.MPMeterFeatures:
 		// struct ofp_meter_features with max_meter 0: meters unsupported.
 		r.Body = make([]byte, 16)

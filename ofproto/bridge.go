@@ -76,9 +76,10 @@ type Bridge struct {
 
 	tables [int(openflow.TableMax) + 1]table
 
-	ports atomic.Pointer[portSet]
-	macs  macTable
-	mf    megaflowCache
+	ports  atomic.Pointer[portSet]
+	groups atomic.Pointer[groupTable] // nil until the first group mod
+	macs   macTable
+	mf     megaflowCache
 
 	flowRemoved atomic.Pointer[func(openflow.FlowStats, uint8)]
 	packetIn    atomic.Pointer[func(PacketIn)]

@@ -45,7 +45,9 @@ type mfEntry struct {
 	mask  *flow.Mask
 	flows []*Flow    // flows credited for each packet
 	hits  []tableHit // table lookups credited for each packet
-	final *flow.Key  // the key after the actions (traces only)
+	// groups are the group and bucket counters credited for each packet.
+	groups []*groupCtr
+	final  *flow.Key // the key after the actions (traces only)
 
 	// Guarded by megaflowCache.mu: what syncStats has credited so far.
 	syncedPkts, syncedBytes uint64
@@ -61,7 +63,7 @@ func (e *mfEntry) finish(why dropReason) {
 		case opOutput, opController:
 			e.nout++
 			o.copy = later
-		case opLearn:
+		case opLearn, opSave:
 		default:
 			e.nmods++
 			later = true
@@ -234,6 +236,9 @@ func (b *Bridge) syncEntry(e *mfEntry) {
 		if h.matched {
 			t.matches.Add(dp)
 		}
+	}
+	for _, g := range e.groups {
+		g.credit(dp, db)
 	}
 	if e.why != 0 {
 		b.drops[e.why].Add(dp)

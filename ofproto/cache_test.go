@@ -215,46 +215,57 @@ func TestForwardingAllocs(t *testing.T) {
 		{"three tables", []string{"in_port=1 actions=goto_table:1", "table=1,ip actions=resubmit(,2)", "table=2,ip,nw_dst=10.0.0.2 actions=output:2"}},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			b := New(Config{Name: "br0"})
-			defer b.Close()
-			var peers, ends []*link.Mem
-			for i := 1; i <= 3; i++ {
-				a, z := link.Pipe(fmt.Sprintf("p%d", i), fmt.Sprintf("peer%d", i), link.PipeOptions{QueueLen: 1 << 16})
-				peers, ends = append(peers, z), append(ends, a)
-				ps := PortSpec{Name: a.Name(), Link: a}
-				if i == 1 {
-					ps.Link = nil // driven by hand below
-				}
-				if _, err := b.AddPort(ps); err != nil {
-					t.Fatal(err)
-				}
-			}
-			tb := &testBridge{Bridge: b, t: t}
-			tb.flows(tc.flows...)
-			pr := newProc(b, b.ports.Load().byNo(1), 1, true)
-			frames := [][]byte{icmp(macA, macB), icmp(macA, macB)}
-			drain := make([][]byte, link.BatchSize)
-			for i := range drain {
-				drain[i] = make([]byte, link.FrameSize)
-			}
-			sizes := make([]int, link.BatchSize)
-			run := func() {
-				for i, f := range frames {
-					copy(pr.bufs[i][link.Headroom:], f)
-					pr.sizes[i] = len(f)
-				}
-				pr.batch(len(frames))
-				for i := 1; i < len(peers); i++ {
-					drainMem(ends[i], peers[i], drain, sizes)
-				}
-			}
-			run()
-			run()
-			if n := testing.AllocsPerRun(200, run); n != 0 {
-				t.Fatalf("forwarding allocates %v times per batch, want 0", n)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkForwardingAllocs(t, nil, tc.flows) })
+	}
+}
+
+// checkForwardingAllocs installs groups and flows on a three-port bridge
+// with in-memory wires and fails if forwarding a batch from port 1
+// allocates.
+func checkForwardingAllocs(t *testing.T, groups []openflow.GroupMod, flows []string) {
+	t.Helper()
+	b := New(Config{Name: "br0"})
+	defer b.Close()
+	var peers, ends []*link.Mem
+	for i := 1; i <= 3; i++ {
+		a, z := link.Pipe(fmt.Sprintf("p%d", i), fmt.Sprintf("peer%d", i), link.PipeOptions{QueueLen: 1 << 16})
+		peers, ends = append(peers, z), append(ends, a)
+		ps := PortSpec{Name: a.Name(), Link: a}
+		if i == 1 {
+			ps.Link = nil // driven by hand below
+		}
+		if _, err := b.AddPort(ps); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, gm := range groups {
+		if _, err := b.GroupMod(gm); err != nil {
+			t.Fatalf("GroupMod(%d): %v", gm.ID, err)
+		}
+	}
+	tb := &testBridge{Bridge: b, t: t}
+	tb.flows(flows...)
+	pr := newProc(b, b.ports.Load().byNo(1), 1, true)
+	frames := [][]byte{icmp(macA, macB), icmp(macA, macB)}
+	drain := make([][]byte, link.BatchSize)
+	for i := range drain {
+		drain[i] = make([]byte, link.FrameSize)
+	}
+	sizes := make([]int, link.BatchSize)
+	run := func() {
+		for i, f := range frames {
+			copy(pr.bufs[i][link.Headroom:], f)
+			pr.sizes[i] = len(f)
+		}
+		pr.batch(len(frames))
+		for i := 1; i < len(peers); i++ {
+			drainMem(ends[i], peers[i], drain, sizes)
+		}
+	}
+	run()
+	run()
+	if n := testing.AllocsPerRun(200, run); n != 0 {
+		t.Fatalf("forwarding allocates %v times per batch, want 0", n)
 	}
 }
 

@@ -49,6 +49,11 @@ const (
 	opSetIPv6Src
 	opSetIPv6Dst
 	opSetIPv6Label
+	// opSave and opRestore bracket a group bucket that rewrites the frame:
+	// the bucket works on the frame, then the frame is put back as it was
+	// (the bucket ran on a clone of the packet).
+	opSave
+	opRestore
 )
 
 // op is one datapath op; fields are used as its kind documents.
@@ -131,8 +136,18 @@ type proc struct {
 	emcTick uint32
 	wantEMC bool     // allocate the EMC and arena on the first batch
 	run     *mfEntry // entry of the current run of packets
+	saves   []savedFrame
+	nsave   int
 	runN    uint64
 	runLen  uint64
+}
+
+// savedFrame is a frame as it was before a group bucket changed it. Its
+// buffer is reused from packet to packet.
+type savedFrame struct {
+	buf    []byte
+	start  int
+	l3, l4 int
 }
 
 // arenaSize bounds the frame copies one batch makes before it flushes.
@@ -263,6 +278,7 @@ func (pr *proc) flushCredit() {
 // execute applies e's ops to the frame buf[start:end].
 func (pr *proc) execute(e *mfEntry, buf []byte, start, end int, off flow.Offsets) {
 	l3, l4 := -1, -1
+	pr.nsave = 0
 	if off.HasL3() {
 		l3 = int(off.L3)
 	}
@@ -297,10 +313,35 @@ func (pr *proc) execute(e *mfEntry, buf []byte, start, end int, off flow.Offsets
 				start += 4
 				l3, l4 = shift(l3, -4), shift(l4, -4)
 			}
+		case opSave:
+			pr.save(frame, start, l3, l4)
+		case opRestore:
+			start, l3, l4 = pr.restore(buf[:end])
 		default:
 			rewrite(o, frame, l3, l4)
 		}
 	}
+}
+
+// save pushes a copy of the frame and its offsets. Pushes and pops of a
+// VLAN tag move only the frame's start, so end stays valid across them.
+func (pr *proc) save(frame []byte, start, l3, l4 int) {
+	if pr.nsave == len(pr.saves) {
+		pr.saves = append(pr.saves, savedFrame{})
+	}
+	s := &pr.saves[pr.nsave]
+	pr.nsave++
+	s.buf = append(s.buf[:0], frame...)
+	s.start, s.l3, s.l4 = start, l3, l4
+}
+
+// restore pops the last saved frame back into buf (which ends where the
+// frame ends) and returns its start and offsets.
+func (pr *proc) restore(buf []byte) (start, l3, l4 int) {
+	pr.nsave--
+	s := &pr.saves[pr.nsave]
+	copy(buf[s.start:], s.buf)
+	return s.start, s.l3, s.l4
 }
 
 func shift(off, d int) int {

@@ -188,6 +188,13 @@ func (b *Bridge) notifyRemoved(fs []openflow.FlowStats, reason uint8) {
 }
 
 func (b *Bridge) apply(fm *openflow.FlowMod, now int64, log *[]undo, added, removed *[]*Flow) error {
+	if fm.Command != openflow.FlowDelete && fm.Command != openflow.FlowDeleteStrict {
+		// OpenFlow 1.3 §6.4: a group action must name an existing group
+		// (OFPBAC_BAD_OUT_GROUP).
+		if err := checkGroups(fm.Actions, b.groupTable(), openflow.GroupAny); err != nil {
+			return err
+		}
+	}
 	switch fm.Command {
 	case openflow.FlowAdd:
 		return b.addFlow(fm, now, log, added)

@@ -11,9 +11,13 @@ import (
 // Execute runs actions on frame as if it had been received on inPort, the
 // OpenFlow packet-out (OpenFlow 1.3 §7.3.7): output:TABLE submits it to the
 // pipeline from table 0, output:IN_PORT sends it back where it "came from".
-// Nothing is cached and no flow is credited.
+// Nothing is cached; as in Open vSwitch, the flows, tables and groups the
+// packet went through are credited with it.
 func (b *Bridge) Execute(inPort uint32, actions []openflow.Action, frame []byte) error {
 	if err := validateActions(actions, true); err != nil {
+		return fmt.Errorf("ofproto: packet-out: %w", err)
+	}
+	if err := checkGroups(actions, b.groupTable(), openflow.GroupAny); err != nil {
 		return fmt.Errorf("ofproto: packet-out: %w", err)
 	}
 	var k flow.Key
@@ -30,8 +34,14 @@ func (b *Bridge) Execute(inPort uint32, actions []openflow.Action, frame []byte)
 	if x.failed != 0 {
 		x.ops = nil
 	}
-	e := &mfEntry{ops: x.ops}
+	e := &mfEntry{ops: x.ops, flows: x.flows, hits: x.hits, groups: x.groupCtrs}
 	e.finish(x.why)
+	e.packets.Store(1)
+	e.bytes.Store(uint64(len(frame)))
+	e.used.Store(now)
+	b.mf.mu.Lock()
+	b.mf.retired = append(b.mf.retired, e) // credited by the next syncStats
+	b.mf.mu.Unlock()
 	if e.nout == 0 {
 		return nil
 	}

@@ -27,13 +27,22 @@ type Trace struct {
 
 // TraceStep is one table lookup.
 type TraceStep struct {
-	Table     uint8          `json:"table"`
-	Match     string         `json:"match,omitempty"`
-	Priority  uint16         `json:"priority"`
-	Cookie    uint64         `json:"cookie,omitempty"`
-	Miss      bool           `json:"miss,omitempty"`
-	ActionSet bool           `json:"action_set,omitempty"` // the OpenFlow 1.3 action set, run at the end
-	Actions   []*TraceAction `json:"actions,omitempty"`
+	Table     uint8  `json:"table"`
+	Match     string `json:"match,omitempty"`
+	Priority  uint16 `json:"priority"`
+	Cookie    uint64 `json:"cookie,omitempty"`
+	Miss      bool   `json:"miss,omitempty"`
+	ActionSet bool   `json:"action_set,omitempty"` // the OpenFlow 1.3 action set, run at the end
+	// Bucket is set for a group bucket executed by the group action this
+	// step is nested under; Actions are then the bucket's.
+	Bucket  *TraceBucket   `json:"bucket,omitempty"`
+	Actions []*TraceAction `json:"actions,omitempty"`
+}
+
+// TraceBucket names a group bucket that executed.
+type TraceBucket struct {
+	Group  uint32 `json:"group"`
+	Bucket int    `json:"bucket"`
 }
 
 // TraceAction is one action of a matched flow, with what it did.
@@ -113,6 +122,15 @@ func (t *tracer) leave() {
 	f := t.saved[len(t.saved)-1]
 	t.saved = t.saved[:len(t.saved)-1]
 	t.steps, t.step, t.act = f.steps, f.step, f.act
+}
+
+// bucket records the start of bucket i of group id; call it between enter
+// and leave, after the group action.
+func (t *tracer) bucket(id uint32, i int) {
+	if t == nil {
+		return
+	}
+	t.add(&TraceStep{Bucket: &TraceBucket{Group: id, Bucket: i}})
 }
 
 func (t *tracer) actionSet() {
@@ -324,6 +342,8 @@ func printSteps(sb *strings.Builder, steps []*TraceStep, level int) {
 		switch {
 		case s.ActionSet:
 			fmt.Fprintf(sb, "%sAction set:\n", tind)
+		case s.Bucket != nil:
+			fmt.Fprintf(sb, "%sbucket %d\n", tind, s.Bucket.Bucket)
 		case s.Miss:
 			fmt.Fprintf(sb, "%s%2d. No match.\n", tind, s.Table)
 		default:
@@ -343,7 +363,8 @@ func printSteps(sb *strings.Builder, steps []*TraceStep, level int) {
 			for _, n := range a.Notes {
 				fmt.Fprintf(sb, "%s %s\n", aind, n)
 			}
-			if i == len(s.Actions)-1 {
+			if i == len(s.Actions)-1 && (len(a.Steps) == 0 || a.Steps[0].Bucket == nil) {
+				// Buckets always nest under their group action.
 				printSteps(sb, a.Steps, level)
 			} else {
 				printSteps(sb, a.Steps, level+1)
@@ -356,8 +377,21 @@ func printSteps(sb *strings.Builder, steps []*TraceStep, level int) {
 func datapathActions(ops []op) string {
 	var parts []string
 	for i := range ops {
-		if s := opText(&ops[i]); s != "" {
-			parts = append(parts, s)
+		switch ops[i].kind {
+		case opSave:
+			// A bucket run on a copy of the packet, as OVS prints a
+			// clone: clone(set(...),2).
+			parts = append(parts, "clone(")
+		case opRestore:
+			if n := len(parts); n > 0 && parts[n-1] == "clone(" {
+				parts[n-1] = "clone()"
+			} else {
+				parts = append(parts, ")")
+			}
+		default:
+			if s := opText(&ops[i]); s != "" {
+				parts = append(parts, s)
+			}
 		}
 	}
 	hasOut := false
@@ -369,7 +403,8 @@ func datapathActions(ops []op) string {
 	if !hasOut {
 		return "drop"
 	}
-	return strings.Join(parts, ",")
+	s := strings.Join(parts, ",")
+	return strings.NewReplacer("clone(,", "clone(", ",)", ")").Replace(s)
 }
 
 func opText(o *op) string {

@@ -49,7 +49,9 @@ type xlate struct {
 	ops   []op
 	flows []*Flow
 	hits  []tableHit
-	set   []openflow.Action // the OpenFlow 1.3 action set
+	// groupCtrs are the counters of the groups and buckets executed.
+	groupCtrs []*groupCtr
+	set       []openflow.Action // the OpenFlow 1.3 action set
 
 	depth     int
 	resubmits int
@@ -70,7 +72,7 @@ func (b *Bridge) translate(k *flow.Key, now int64, mayLearn bool, tr *tracer) *m
 	if x.failed == 0 && len(x.set) > 0 {
 		x.applyActionSet()
 	}
-	e := &mfEntry{flows: x.flows, hits: x.hits}
+	e := &mfEntry{flows: x.flows, hits: x.hits, groups: x.groupCtrs}
 	if x.failed != 0 {
 		x.ops = nil
 		x.why = x.failed
@@ -138,6 +140,8 @@ func (x *xlate) action(a *openflow.Action, id uint8) {
 		x.controller(a.MaxLen, a.Reason, a.ID, id)
 	case openflow.ActResubmit:
 		x.resubmit(a.Port, a.Table, id)
+	case openflow.ActGroup:
+		x.group(a.Group, id)
 	case openflow.ActModDlSrc:
 		x.write(flow.FieldDlSrc, a.Value, flow.Value{})
 	case openflow.ActModDlDst:
@@ -188,8 +192,7 @@ func (x *xlate) action(a *openflow.Action, id uint8) {
 	case openflow.ActNote, openflow.ActSetQueue, openflow.ActMeter:
 		// No datapath effect.
 	default:
-		// group, MPLS: not implemented yet; the action is skipped and
-		// counted.
+		// MPLS: not implemented yet; the action is skipped and counted.
 		x.b.drops[dropUnsupported].Add(1)
 		x.note("unsupported action, skipped")
 	}
