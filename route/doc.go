@@ -27,9 +27,13 @@
 // are copy-on-write tries) that is published with an atomic pointer swap;
 // writers are serialised by a mutex. A lookup allocates nothing.
 //
-// Longest-prefix match uses github.com/gaissmai/bart, a compressed
+// Each table keeps its routes in github.com/gaissmai/bart, a compressed
 // multibit trie (Knuth's ART) with copy-on-write "Persist" updates, which
-// gives both the lookup speed and the cheap immutable snapshots we need.
+// gives cheap immutable snapshots. A table of 64 prefixes or more also
+// gets a fib (fib.go) when a transaction commits: a 12-8-4-8 multibit
+// trie that answers the longest prefix in a few array loads, updated
+// copy-on-write for small changes and rebuilt for bulk ones. Lookups
+// start there and backtrack through bart.
 //
 // iproute2.go parses the arguments of `ip route` and `ip rule` commands and
 // format.go prints routes, rules and `ip route get` answers in iproute2's

@@ -70,8 +70,9 @@ var ErrThrow error = errThrow
 // Lookup is fib_lookup: it walks the rules by priority and answers the
 // first decisive outcome, exactly as fib_rules_lookup and
 // fib4_rule_action do. It allocates nothing.
-func (db *RPDB) Lookup(q Query) (Result, error) {
-	return db.cur.Load().fibLookup(&q, ScopeUniverse, nil)
+func (db *RPDB) Lookup(q Query) (res Result, err error) {
+	err = db.cur.Load().fibLookupTo(&q, ScopeUniverse, nil, &res)
+	return res, err
 }
 
 // LookupTrace is Lookup that reports each rule considered and each table
@@ -83,8 +84,17 @@ func (db *RPDB) LookupTrace(q Query, rec Recorder) (Result, error) {
 // fibLookup walks the rules for q. scope is flowi4_scope: routes of a
 // wider (numerically smaller) scope are skipped.
 func (s *snapshot) fibLookup(q *Query, scope Scope, rec Recorder) (Result, error) {
+	var res Result
+	err := s.fibLookupTo(q, scope, rec, &res)
+	return res, err
+}
+
+// fibLookupTo is fibLookup writing the result to *out, which must be
+// zero. Result is large: the hot path fills it in place instead of
+// copying it at every return.
+func (s *snapshot) fibLookupTo(q *Query, scope Scope, rec Recorder, out *Result) error {
 	if !s.custom && rec == nil {
-		return s.defaultLookup(q, scope)
+		return s.defaultLookup(q, scope, out)
 	}
 	iif := q.IIF
 	if iif == 0 {
@@ -136,30 +146,30 @@ func (s *snapshot) fibLookup(q *Query, scope Scope, rec Recorder) (Result, error
 			rec.Record(Step{Rule: &r.Rule, Matched: true, Table: r.Table, Route: res.Route, Err: err})
 		}
 		if err != errThrow {
-			return res, err
+			*out = res
+			return err
 		}
 		i++
 	}
 	// -ESRCH from fib_rules_lookup becomes -ENETUNREACH in __fib_lookup.
-	return Result{}, ErrNetUnreachable
+	return ErrNetUnreachable
 }
 
 // defaultLookup is the rule walk while only the three default rules
 // exist: they match every flow and never suppress, so the walk is the
 // local, main and default table lookups in turn (the kernel's
 // !fib_has_custom_rules path in fib_lookup, which skips the rules too).
-func (s *snapshot) defaultLookup(q *Query, scope Scope) (Result, error) {
-	var res Result
+func (s *snapshot) defaultLookup(q *Query, scope Scope, res *Result) error {
 	for i := range s.rules {
-		err := s.rules[i].act(q, scope, &res)
+		err := s.rules[i].act(q, scope, res)
 		if err != errThrow {
-			return res, err
+			return err
 		}
 		if res.Route != nil { // a throw route: forget it
-			res = Result{}
+			*res = Result{}
 		}
 	}
-	return Result{}, ErrNetUnreachable
+	return ErrNetUnreachable
 }
 
 // act is fib4_rule_action. It fills *res in place: Result is large and

@@ -51,6 +51,7 @@ func (tx *Tx) DelRoute(s Selector) (Route, error) {
 	}
 	tx.tables[s.Table] = t.with(s.Dst, nl, -1, tx.private[t])
 	tx.private[tx.tables[s.Table]] = tx.private[t]
+	tx.touch(s.Table, s.Dst)
 	return gone, nil
 }
 

@@ -37,11 +37,14 @@ func oracleLookup(db *RPDB, q Query) (Route, error) {
 
 // TestLookupOracle changes a table at random (several aliases per prefix,
 // TOS, metrics, reject types, small and bulk transactions that take the
-// copy-on-write and the private paths) and compares Lookup, which reads
-// the first alias from the trie entry, with oracleLookup.
+// copy-on-write and the private paths) and compares Lookup, which finds
+// the prefix in the table's fib and reads the first alias from its entry,
+// with oracleLookup.
 func TestLookupOracle(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 9))
-	db := testDB(t)
+	// The filler routes give main a fib, so changes take its
+	// copy-on-write update path (see TestFibPublished).
+	db := testDB(t, fillerRoutes(fibMinPrefixes, "main")...)
 	pfxs := []string{"0.0.0.0/0", "10.0.0.0/8", "10.50.0.0/16", "10.50.1.0/24", "10.50.1.128/25",
 		"10.50.1.130/32", "10.51.0.0/16", "11.0.0.0/8", "4.0.0.0/6"}
 	types := []Type{TypeUnicast, TypeUnicast, TypeUnicast, TypeBlackhole, TypeUnreachable, TypeThrow}

@@ -138,6 +138,9 @@ type Tx struct {
 	snap    *snapshot // the state the Tx started from
 	created []TableID // tables this Tx created
 	writes  map[TableID]int
+	// changed lists the prefixes whose leaf changed, per table, for the
+	// fib update at commit (compileFibs).
+	changed map[TableID][]netip.Prefix
 }
 
 // Update runs fn as one transaction and publishes the result atomically
@@ -151,6 +154,7 @@ func (db *RPDB) Update(fn func(tx *Tx) error) error {
 		tables:  make(map[TableID]*table, len(old.tables)),
 		private: map[*table]bool{},
 		writes:  map[TableID]int{},
+		changed: map[TableID][]netip.Prefix{},
 		links:   old.links,
 		snap:    old,
 	}
@@ -170,8 +174,40 @@ func (db *RPDB) Update(fn func(tx *Tx) error) error {
 		}
 		return err
 	}
+	tx.compileFibs()
 	db.cur.Store(build(tx.rules, tx.tables, tx.links))
 	return nil
+}
+
+// compileFibs gives every table the transaction changed a fib (when it
+// has fibMinPrefixes prefixes or more): the previous fib updated
+// copy-on-write for the changed prefixes when there are few, else one
+// built from the trie. During the transaction those tables answer lookups
+// from the trie. Tables the transaction did not change are published
+// already and keep theirs.
+func (tx *Tx) compileFibs() {
+	for id, t := range tx.tables {
+		old := tx.snap.tables[id]
+		if t == old {
+			continue
+		}
+		ch := tx.changed[id]
+		switch {
+		case t.trie.Size4() < fibMinPrefixes:
+			t.fib = nil
+		case old != nil && old.fib != nil && len(ch) <= fibIncremental:
+			t.fib = old.fib.update(t.trie, ch)
+		default:
+			t.fib = buildFib(t.trie)
+		}
+	}
+}
+
+// touch records that pfx's leaf in table id changed.
+func (tx *Tx) touch(id TableID, pfx netip.Prefix) {
+	if len(tx.changed[id]) <= fibIncremental {
+		tx.changed[id] = append(tx.changed[id], pfx)
+	}
 }
 
 func ruleList(cs []compiledRule) []Rule {
@@ -332,6 +368,7 @@ func (tx *Tx) insert(r Route, op insertOp) error {
 	}
 	tx.tables[r.Table] = t.with(r.Dst, nl, delta, tx.private[t])
 	tx.private[tx.tables[r.Table]] = tx.private[t]
+	tx.touch(r.Table, r.Dst)
 	return nil
 }
 
