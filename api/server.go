@@ -35,6 +35,9 @@ type Backend interface {
 	Tables(ctx context.Context, br string) ([]openflow.TableStats, error)
 	ModPort(ctx context.Context, br string, req ModPortRequest) error
 	Trace(ctx context.Context, br string, req TraceRequest) (TraceResponse, error)
+	// Groups adds, modifies, deletes (atomically per request), dumps or
+	// reports the statistics or features of bridge br's groups (groups.go).
+	Groups(ctx context.Context, br string, req GroupRequest) (GroupResult, error)
 	// IP runs one ip(8) command in a namespace (see netns.go).
 	IP(ctx context.Context, req IPRequest) (CommandResult, error)
 	// Sysctl runs sysctl(8) in namespace ns.
@@ -75,6 +78,10 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /v1/bridges/{br}/tables", s.getTables)
 	mux.HandleFunc("POST /v1/bridges/{br}/mod-port", s.postModPort)
 	mux.HandleFunc("POST /v1/bridges/{br}/trace", s.postTrace)
+	mux.HandleFunc("POST /v1/bridges/{br}/groups", s.postGroups)
+	mux.HandleFunc("GET /v1/bridges/{br}/groups", s.getGroups)
+	mux.HandleFunc("GET /v1/bridges/{br}/group-stats", s.getGroupStats)
+	mux.HandleFunc("GET /v1/bridges/{br}/group-features", s.getGroupFeatures)
 	mux.HandleFunc("POST /v1/ip", s.postIP)
 	mux.HandleFunc("POST /v1/netns/{ns}/sysctl", s.postSysctl)
 	mux.HandleFunc("POST /v1/netns/{ns}/ping", s.postPing)

@@ -73,6 +73,9 @@ func (d *Daemon) restore() error {
 	for _, name := range sortedKeys(d.conf.Bridges) {
 		bc := d.conf.Bridges[name]
 		rt := d.startBridge(bc)
+		if err := d.restoreGroups(rt); err != nil { // before the flows that name them
+			return err
+		}
 		if err := d.restoreFlows(rt); err != nil {
 			return err
 		}

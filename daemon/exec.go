@@ -5,6 +5,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -59,7 +60,9 @@ func (d *Daemon) netnsAdd(name string) error {
 
 // netnsDel removes a namespace. Its internal ports go back to the root
 // namespace as ordinary internal ports (their addresses and routes go
-// with the namespace).
+// with the namespace); its veths are destroyed with their peers, as
+// Linux destroys a pair when either end's namespace goes; its kernel
+// TAPs are let go and stay in their kernel namespace.
 func (d *Daemon) netnsDel(name string) error {
 	c := d.netns[name]
 	if c == nil {
@@ -78,7 +81,7 @@ func (d *Daemon) netnsDel(name string) error {
 			d.reattachPort(l.port())
 		}
 	}
-	return nil
+	return d.dropPeers(c)
 }
 
 // nsFor returns the running namespace name, under d.mu.
@@ -168,7 +171,8 @@ func (d *Daemon) Sysctl(_ context.Context, name string, req api.ExecRequest) (ap
 
 // ParsePing parses ping(8)'s arguments (iputils): -c COUNT, -i INTERVAL
 // (seconds, fractions allowed), -I IFACE, -m MARK, -s SIZE, -t TTL, -W
-// TIMEOUT (seconds), -q and -n (accepted), then the IPv4 destination.
+// TIMEOUT (seconds), -w DEADLINE (whole seconds), -q and -n (accepted),
+// then the IPv4 destination.
 // Options may be joined to their values ("-c3", "-i0.2").
 func ParsePing(args []string) (netstack.PingOptions, error) {
 	var o netstack.PingOptions
@@ -200,7 +204,7 @@ func ParsePing(args []string) (netstack.PingOptions, error) {
 		switch flag {
 		case "-q", "-n", "-4":
 			continue
-		case "-c", "-i", "-I", "-m", "-s", "-t", "-W":
+		case "-c", "-i", "-I", "-m", "-s", "-t", "-W", "-w":
 		default:
 			return o, fmt.Errorf("ping: invalid option -- '%s'", strings.TrimPrefix(a, "-"))
 		}
@@ -221,6 +225,13 @@ func ParsePing(args []string) (netstack.PingOptions, error) {
 			o.Interval, err = seconds(flag, val)
 		case "-W":
 			o.Timeout, err = seconds(flag, val)
+		case "-w":
+			// iputils reads an integer (strtol_or_err): "-w 0.5" is refused.
+			if _, perr := strconv.ParseInt(val, 10, 64); perr != nil && !errors.Is(perr, strconv.ErrRange) {
+				return o, fmt.Errorf("ping: invalid argument: '%s'", val)
+			}
+			n, err = num(flag, val, 0, 1<<31-1)
+			o.Deadline = time.Duration(n) * time.Second
 		case "-I":
 			// iputils: an address is the source to bind, anything else a
 			// device name.
@@ -252,53 +263,4 @@ func ParsePing(args []string) (netstack.PingOptions, error) {
 	}
 	o.Dest = a
 	return o, nil
-}
-
-// Ping implements api.Backend. The namespace is looked up under d.mu but
-// the ping itself runs without it, so that a long ping does not hold up
-// other requests.
-func (d *Daemon) Ping(_ context.Context, name string, req api.ExecRequest, emit func(api.PingLine)) error {
-	o, err := ParsePing(req.Args)
-	if err != nil {
-		return api.BadRequest("%s", err.Error())
-	}
-	if o.Count == 0 {
-		// ping without -c runs until interrupted, and netstack's ping
-		// cannot be interrupted yet.
-		return api.BadRequest("tapestry: ping in a tapestry namespace needs -c COUNT")
-	}
-	d.mu.Lock()
-	ns, err := d.nsFor(name)
-	d.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	if o.Timeout == 0 {
-		o.Timeout = 10 * time.Second
-	}
-	// Each line goes out as ping prints it (the API flushes every line).
-	o.OnLine = func(l string) { emit(api.PingLine{Line: l}) }
-	res, err := netstack.Ping(ns, o)
-	if err != nil {
-		// iputils exits 2 when it cannot send at all.
-		emit(api.PingLine{Line: pingErrText(err), Stderr: true})
-		emit(api.PingLine{Done: true, ExitCode: 2})
-		return nil
-	}
-	code := 0
-	if res.Received == 0 {
-		code = 1
-	}
-	emit(api.PingLine{Done: true, ExitCode: code})
-	return nil
-}
-
-// pingErrText is iputils' "ping: connect: Network is unreachable": the
-// errno text after the kernel's words.
-func pingErrText(err error) string {
-	msg := err.Error()
-	if i := strings.Index(msg, "RTNETLINK answers: "); i >= 0 {
-		msg = msg[:i] + msg[i+len("RTNETLINK answers: "):]
-	}
-	return msg
 }

@@ -243,6 +243,9 @@ func linePrefix(lines []api.FlowLine, i int, source string) string {
 // bridgeError words a rejected batch, naming the line when the bridge says
 // which flow mod failed ("ofproto: flow mod N: ...").
 func bridgeError(err error, lines []api.FlowLine, source string) string {
+	if msg, ok := badOutGroupError(err, lines); ok {
+		return msg
+	}
 	msg := err.Error()
 	var i int
 	var rest string

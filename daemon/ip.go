@@ -17,6 +17,7 @@ import (
 	"tapestry/api"
 	"tapestry/neigh"
 	"tapestry/netstack"
+	"tapestry/packet"
 	"tapestry/route"
 	"tapestry/store"
 )
@@ -149,10 +150,11 @@ func splitNetns(args []string) (dev, target string, rest []string) {
 	return dev, target, rest
 }
 
-// moveLink is `ip [-n FROM] link set DEV netns TO` for an internal port.
-// As in Linux, the interface arrives down and without addresses. A
-// non-empty rename gives it that name in TO (the cloud's instances name
-// the port tap5b1e3c2a-9f eth0 inside).
+// moveLink is `ip [-n FROM] link set DEV netns TO` for an internal port,
+// a veth end or a kernel TAP. As in Linux, the interface arrives down and
+// without addresses, keeping its MAC and MTU. A non-empty rename gives it
+// that name in TO (the cloud's instances name the port tap5b1e3c2a-9f
+// eth0 inside).
 func (d *Daemon) moveLink(from, dev, to, rename string) (api.CommandResult, error) {
 	if dev == "" {
 		return api.CommandResult{}, api.BadRequest("Not enough information: \"dev\" argument is required.")
@@ -171,14 +173,16 @@ func (d *Daemon) moveLink(from, dev, to, rename string) (api.CommandResult, erro
 		if fromConf.link(dev) == nil {
 			return api.CommandResult{}, api.NotFound("Cannot find device \"%s\"", dev)
 		}
-		if fromConf.link(dev).Kind != kindInternal {
+		if k := fromConf.link(dev).Kind; k == kindVeth || k == kindTAP {
+			return d.moveOwnLink(from, dev, to, rename)
+		} else if k != kindInternal {
 			return api.CommandResult{}, api.BadRequest("RTNETLINK answers: Invalid argument")
 		}
 		port = fromConf.link(dev).port()
 	} else {
 		p := d.findPort(dev)
 		if p == nil {
-			return api.CommandResult{}, api.NotFound("Cannot find device \"%s\"", dev)
+			return d.moveTAP(dev, to)
 		}
 		if p.conf.Type != kindInternal {
 			return api.CommandResult{}, api.BadRequest("tapestry ip: %s is not an internal port: only internal ports (type=internal) move into tapestry namespaces", dev)
@@ -197,6 +201,10 @@ func (d *Daemon) moveLink(from, dev, to, rename string) (api.CommandResult, erro
 	lc := &linkConf{Name: name, Kind: kindInternal}
 	if name != port {
 		lc.Port = port
+	}
+	if fromConf != nil {
+		old := fromConf.link(dev)
+		lc.MAC, lc.MTU = old.MAC, old.MTU
 	}
 	nextTo := *toConf
 	nextTo.Links = append(slices.Clone(toConf.Links), lc)
@@ -241,6 +249,10 @@ func (d *Daemon) ipLink(nsName string, ns *netstack.Namespace, args []string) (a
 			lines = append(lines, netstack.FormatLink(ifc))
 		}
 		return out(lines...), false, nil
+	case "add", "a":
+		return api.CommandResult{}, false, d.linkAdd(nsName, args[1:])
+	case "delete", "del", "d":
+		return api.CommandResult{}, false, d.linkDel(nsName, args[1:])
 	case "set", "s":
 		dev, target, rest := splitNetns(args[1:])
 		if target != "" {
@@ -254,7 +266,16 @@ func (d *Daemon) ipLink(nsName string, ns *netstack.Namespace, args []string) (a
 		if err != nil {
 			return api.CommandResult{}, false, err
 		}
-		return api.CommandResult{}, true, c.Apply(ns)
+		if err := c.Apply(ns); err != nil {
+			return api.CommandResult{}, false, err
+		}
+		if lc := d.netns[nsName].link(c.Dev); c.MAC != nil && lc != nil && lc.MAC == nil {
+			// An internal port's address is the port's until set here;
+			// the snapshot records it from now on.
+			m := packet.MAC(c.MAC)
+			lc.MAC = &m
+		}
+		return api.CommandResult{}, true, nil
 	}
 	return api.CommandResult{}, false, api.BadRequest("Command \"%s\" is unknown, try \"ip link help\".", args[0])
 }

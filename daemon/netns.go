@@ -63,6 +63,8 @@ type nsConf struct {
 const (
 	kindLoopback = "loopback"
 	kindInternal = "internal" // an internal port of a bridge, by port name
+	kindVeth     = "veth"     // one end of a veth pair (veth.go)
+	kindTAP      = "tap"      // a kernel TAP device, by its name (veth_tap.go)
 )
 
 // linkConf is one interface of a namespace.
@@ -76,6 +78,17 @@ type linkConf struct {
 	Up    bool       `json:"up,omitempty"`
 	MTU   int        `json:"mtu,omitempty"`
 	Addrs []addrConf `json:"addrs,omitempty"`
+	// MAC is the interface's address: always for a veth end and a kernel
+	// TAP (whose userspace side has an address of its own), and for an
+	// internal port once `ip link set DEV address` set it (nil: the
+	// port's).
+	MAC *packet.MAC `json:"mac,omitempty"`
+	// Peer and PeerNS are the other end of a veth and its namespace.
+	Peer   string `json:"peer,omitempty"`
+	PeerNS string `json:"peer_netns,omitempty"`
+	// Index is the interface's index, given again on a rebuild; 0 for
+	// one that just arrived (it gets the next free one).
+	Index int `json:"index,omitempty"`
 }
 
 type addrConf struct {
@@ -171,6 +184,11 @@ func (d *Daemon) handOver(ns, port, ifname string, end *link.Mem, mac packet.MAC
 	if old, ok := d.ends[port]; ok {
 		old.end.Close()
 	}
+	if c := d.netns[ns]; c != nil {
+		if lc := c.link(ifname); lc != nil && lc.MAC != nil {
+			mac = *lc.MAC // set by `ip link set DEV address`
+		}
+	}
 	rt := d.nsrt[ns]
 	if rt != nil && !d.building {
 		if _, ok := rt.Interface(ifname); !ok {
@@ -216,33 +234,71 @@ func (d *Daemon) takeEnd(name string) (pendingEnd, bool) {
 // restoreNetns builds every stored namespace (after the bridges, whose
 // claimed internal ports left their wire ends in d.ends).
 func (d *Daemon) restoreNetns() {
+	d.buildNSGroup(sortedKeys(d.netns))
 	for _, name := range sortedKeys(d.netns) {
-		d.buildNS(d.netns[name])
 		d.log.Info("restored netns", "netns", name, "links", len(d.netns[name].Links))
 	}
 }
 
-// buildNS creates the running namespace for c from scratch. Steps follow
-// the order a user (or a restarted kernel's boot scripts) would take:
-// interfaces, sysctls, MTU and addresses, up, then routes, rules and
-// neighbours, whose checks need the interfaces and their addresses.
-func (d *Daemon) buildNS(c *nsConf) {
-	ns := netstack.NewNamespace(c.Name, d.nsClock)
-	d.nsrt[c.Name] = ns
+// buildNS creates the running namespace for c from scratch.
+func (d *Daemon) buildNS(c *nsConf) { d.buildNSGroup([]string{c.Name}) }
+
+// buildNSGroup creates the running namespaces names from scratch,
+// together, so that a veth between two of them becomes one fresh pair.
+// Steps follow the order a user (or a restarted kernel's boot scripts)
+// would take: namespaces, interfaces, sysctls, MTU and addresses, up,
+// then routes, rules and neighbours, whose checks need the interfaces and
+// their addresses.
+func (d *Daemon) buildNSGroup(names []string) {
+	for _, name := range names {
+		d.nsrt[name] = netstack.NewNamespace(name, d.nsClock)
+	}
+	for _, name := range names {
+		d.addLinks(d.netns[name], d.nsrt[name])
+	}
+	for _, name := range names {
+		d.configureNS(d.netns[name], d.nsrt[name])
+	}
+}
+
+// addLinks gives ns the interfaces of c, in stored order.
+func (d *Daemon) addLinks(c *nsConf, ns *netstack.Namespace) {
 	for _, lc := range c.Links {
-		if lc.Kind != kindInternal {
-			continue
+		var err error
+		ns.ReserveIndex(lc.Index)
+		switch lc.Kind {
+		case kindInternal:
+			err = d.addInternal(ns, lc)
+		case kindVeth:
+			err = d.addVeth(c.Name, ns, lc)
+		case kindTAP:
+			err = d.addTAP(ns, lc)
 		}
-		e, ok := d.takeEnd(lc.port())
-		if !ok {
-			d.log.Warn("netns interface has no port", "netns", c.Name, "dev", lc.Name)
-			continue
-		}
-		if _, err := ns.AddLink(lc.Name, e.end, e.mac); err != nil {
-			d.log.Error("adding interface", "netns", c.Name, "dev", lc.Name, "err", err)
-			e.end.Close()
+		if err != nil {
+			d.log.Warn("netns interface not restored", "netns", c.Name, "dev", lc.Name, "kind", lc.Kind, "err", err)
 		}
 	}
+}
+
+// addInternal gives ns the namespace end of a claimed internal port.
+func (d *Daemon) addInternal(ns *netstack.Namespace, lc *linkConf) error {
+	e, ok := d.takeEnd(lc.port())
+	if !ok {
+		return fmt.Errorf("no port %s", lc.port())
+	}
+	mac := e.mac
+	if lc.MAC != nil {
+		mac = *lc.MAC
+	}
+	if _, err := ns.AddLink(lc.Name, e.end, mac); err != nil {
+		e.end.Close()
+		return err
+	}
+	return nil
+}
+
+// configureNS applies c's configuration to its freshly built namespace.
+func (d *Daemon) configureNS(c *nsConf, ns *netstack.Namespace) {
 	warn := func(what string, err error) {
 		if err != nil {
 			d.log.Warn("restoring netns", "netns", c.Name, "step", what, "err", err)
@@ -307,19 +363,23 @@ func (d *Daemon) snapshotNS(old *nsConf, ns *netstack.Namespace) *nsConf {
 		} else if ifc.Name() == "lo" {
 			kind = kindLoopback
 		}
-		lc := &linkConf{Name: ifc.Name(), Kind: kind, Up: ifc.Up(), MTU: ifc.MTU()}
+		lc := &linkConf{Name: ifc.Name(), Kind: kind, Up: ifc.Up(), MTU: ifc.MTU(), Index: ifc.Index()}
 		if ol := old.link(ifc.Name()); ol != nil {
-			lc.Port = ol.Port
+			lc.Port, lc.Peer, lc.PeerNS = ol.Port, ol.Peer, ol.PeerNS
+			if ol.MAC != nil || kind == kindVeth || kind == kindTAP {
+				mac := ifc.MAC()
+				lc.MAC = &mac
+			}
 		}
 		for _, a := range ifc.Addrs() {
 			lc.Addrs = append(lc.Addrs, addrConf{Prefix: a.Prefix, Broadcast: a.Broadcast, Scope: a.Scope, Label: a.Label})
 		}
 		c.Links = append(c.Links, lc)
 	}
-	// Interfaces claimed but not present (their port is not attached yet)
-	// keep their configuration.
+	// Interfaces configured but not present (their port is not attached
+	// yet, their TAP is missing) keep their configuration.
 	for _, ol := range old.Links {
-		if _, ok := ns.Interface(ol.Name); !ok && ol.Kind == kindInternal {
+		if _, ok := ns.Interface(ol.Name); !ok && ol.Kind != kindLoopback {
 			c.Links = append(c.Links, ol)
 		}
 	}
@@ -353,15 +413,21 @@ func (d *Daemon) commitNS(name string) error {
 
 // rebuildNS closes namespace name and builds it again from its desired
 // state: how an interface leaves a namespace, which netstack cannot do in
-// place.
-func (d *Daemon) rebuildNS(name string) {
-	if rt := d.nsrt[name]; rt != nil {
-		rt.Close()
-		delete(d.nsrt, name)
+// place. The namespaces joined to it by veths are rebuilt with it, since
+// each end of a pair holds the other.
+func (d *Daemon) rebuildNS(names ...string) {
+	group := d.vethGroup(names)
+	var build []string
+	for _, name := range group {
+		if rt := d.nsrt[name]; rt != nil {
+			rt.Close()
+			delete(d.nsrt, name)
+		}
+		if d.netns[name] != nil {
+			build = append(build, name)
+		}
 	}
-	if c := d.netns[name]; c != nil {
-		d.buildNS(c)
-	}
+	d.buildNSGroup(build)
 }
 
 // rebuildPending rebuilds the namespaces handOver marked.

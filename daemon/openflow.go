@@ -33,7 +33,8 @@ func (d *Daemon) startAgent(rt *bridgeRT, bc *bridgeConf) {
 		// Flows a controller or ovs-ofctl sets over OpenFlow are desired
 		// state like any other and survive a restart.
 		// (group-committed by flowLog: see flowlog.go).
-		OnFlowChanges: func(ch ofproto.FlowChanges) { d.flows.add(name, ch) },
+		OnFlowChanges:  func(ch ofproto.FlowChanges) { d.flows.add(name, ch) },
+		OnGroupChanges: func() { d.groupsChanged(rt) },
 		FlowRemoved: func(fs openflow.FlowStats, reason uint8) {
 			if reason != ofproto.RemovedDelete {
 				d.expired.add(name, fs)

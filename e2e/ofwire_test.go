@@ -235,12 +235,13 @@ func TestOfctlWireMatchesOvsOfctl(t *testing.T) {
 			}
 		}
 	}
-	// Errors print as ovs-ofctl prints them.
-	cmd := exec.Command("ovs-ofctl", "-O", "OpenFlow13", "add-group", target, "group_id=1,type=all,bucket=output:1")
-	real, _ := cmd.CombinedOutput()
-	ours, err := d.try("ofctl", "-O", "OpenFlow13", "add-group", target, "group_id=1,type=all,bucket=output:1")
-	if err == nil || ours != string(real) {
-		t.Errorf("add-group error: err %v\novs-ofctl:\n%s\ntapestry ofctl:\n%s", err, real, ours)
+	// Errors print as ovs-ofctl prints them: a group added twice.
+	ovsOfctl(t, "-O", "OpenFlow13", "add-group", target, "group_id=1,type=all,bucket=output:LOCAL")
+	cmd := exec.Command("ovs-ofctl", "-O", "OpenFlow13", "add-group", target, "group_id=1,type=all,bucket=output:LOCAL")
+	real, rerr := cmd.CombinedOutput()
+	ours, err := d.try("ofctl", "-O", "OpenFlow13", "add-group", target, "group_id=1,type=all,bucket=output:LOCAL")
+	if rerr == nil || err == nil || ours != string(real) || !strings.Contains(ours, "OFPGMFC_GROUP_EXISTS") {
+		t.Errorf("add-group of an existing group: err %v, %v\novs-ofctl:\n%s\ntapestry ofctl:\n%s", rerr, err, real, ours)
 	}
 	// Without -O the best common version (1.3) is used.
 	if out := d.run("ofctl", "dump-flows", target); !strings.HasPrefix(out, "OFPST_FLOW reply (OF1.3) (xid=0x2):") {

@@ -227,7 +227,7 @@ func (ns *Namespace) FlushAddrs(ifc *Interface) error {
 // gratuitousARP broadcasts "who-has ADDR tell ADDR" (arp_send with sip ==
 // tip), as the kernel does to announce an address.
 func (ns *Namespace) gratuitousARP(ifc *Interface, a netip.Addr) {
-	f := packet.ARPFrame(packet.ARPOpRequest, ifc.mac, a, packet.MAC{}, a, packet.Broadcast)
+	f := packet.ARPFrame(packet.ARPOpRequest, ifc.MAC(), a, packet.MAC{}, a, packet.Broadcast)
 	ifc.transmit(f)
 }
 

@@ -81,7 +81,7 @@ func (ns *Namespace) receive(in *Interface, frame []byte, tr *Trace) {
 	p := pkt{in: in, frame: frame, tr: tr}
 	dst := packet.Ethernet(frame).Dst()
 	switch {
-	case dst == in.mac:
+	case dst == in.MAC():
 		p.host = true
 	case packet.IsMulticast(dst):
 	default:

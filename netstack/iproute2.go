@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"tapestry/packet"
 	"tapestry/route"
 )
 
@@ -38,6 +39,11 @@ func linkHeader(ifc *Interface, mode bool) string {
 			flags = append(flags, "LOWER_UP")
 		}
 	}
+	// iproute2 appends M-DOWN when the link's peer (IFLA_LINK) is in the
+	// same namespace and down; a peer elsewhere is only an index to it.
+	if p := ifc.peer; p != nil && p.ns == ifc.ns && !p.up() {
+		flags = append(flags, "M-DOWN")
+	}
 	qdisc, state := "noop", "DOWN"
 	if c.up {
 		qdisc = "noqueue"
@@ -51,8 +57,12 @@ func linkHeader(ifc *Interface, mode bool) string {
 		}
 	}
 	name := ifc.name
-	if ifc.peer != nil {
-		name += "@if" + strconv.Itoa(ifc.peer.index)
+	switch p := ifc.peer; {
+	case p == nil:
+	case p.ns == ifc.ns:
+		name += "@" + p.name
+	default:
+		name += "@if" + strconv.Itoa(p.index)
 	}
 	m := ""
 	if mode {
@@ -68,7 +78,13 @@ func linkLine(ifc *Interface) string {
 	if ifc.loopback {
 		return "    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00"
 	}
-	return "    link/ether " + macStr(ifc.mac) + " brd ff:ff:ff:ff:ff:ff"
+	l := "    link/ether " + macStr(ifc.MAC()) + " brd ff:ff:ff:ff:ff:ff"
+	if p := ifc.peer; p != nil && p.ns != ifc.ns {
+		// IFLA_LINK_NETNSID, which iproute2 prints by the namespace's
+		// name when it has one (every tapestry namespace has).
+		l += " link-netns " + p.ns.name
+	}
+	return l
 }
 
 // FormatAddr prints an interface as `ip addr show` does: the link lines,
@@ -264,7 +280,8 @@ func ParseLinkSet(args []string) (LinkCommand, error) {
 		case "address":
 			m, err := net.ParseMAC(v)
 			if err != nil || len(m) != 6 {
-				return LinkCommand{}, fmt.Errorf("ip link: %q is invalid lladdr", v)
+				//lint:ignore ST1005 iproute2 prints this text
+				return LinkCommand{}, fmt.Errorf("%q is invalid lladdr.", v)
 			}
 			c.MAC = m
 		case "name":
@@ -282,16 +299,22 @@ func ParseLinkSet(args []string) (LinkCommand, error) {
 	return c, nil
 }
 
-// Apply runs the up/down and mtu parts of the command on ns (renaming
-// and MAC changes are not supported yet and are refused).
+// Apply runs the command on ns: address, then mtu, then up or down, the
+// order of iproute2's do_setlink. Renaming is not supported yet and is
+// refused.
 func (c LinkCommand) Apply(ns *Namespace) error {
 	ifc, ok := ns.Interface(c.Dev)
 	if !ok {
 		//lint:ignore ST1005 iproute2 prints this text
 		return fmt.Errorf("Cannot find device %q", c.Dev)
 	}
-	if c.Name != "" || c.MAC != nil {
-		return fmt.Errorf("ip link: changing name or address of %q: %w", c.Dev, errInvalidArg)
+	if c.Name != "" {
+		return fmt.Errorf("ip link: changing the name of %q: %w", c.Dev, errInvalidArg)
+	}
+	if c.MAC != nil {
+		if err := ns.SetMAC(ifc, packet.MAC(c.MAC)); err != nil {
+			return err
+		}
 	}
 	if c.MTU != 0 {
 		if err := ns.SetMTU(ifc, c.MTU); err != nil {

@@ -21,7 +21,7 @@ func TestFormatLinkAddr(t *testing.T) {
 	}
 	must(t, h1.SetUp(e1))
 	want := "2: eth0@if2: <NO-CARRIER,BROADCAST,MULTICAST,UP> mtu 1500 qdisc noqueue state LOWERLAYERDOWN group default qlen 1000\n" +
-		"    link/ether " + macStr(e1.MAC()) + " brd ff:ff:ff:ff:ff:ff\n" +
+		"    link/ether " + macStr(e1.MAC()) + " brd ff:ff:ff:ff:ff:ff link-netns h2\n" +
 		"    inet 10.0.0.1/24 brd 10.0.0.255 scope global eth0\n       valid_lft forever preferred_lft forever\n" +
 		"    inet 10.0.0.9/24 scope global secondary eth0\n       valid_lft forever preferred_lft forever"
 	if got := FormatAddr(e1); got != want {
@@ -50,7 +50,7 @@ func TestParseErrors(t *testing.T) {
 		{true, "add 10.0.0.1/24 scope bogus dev eth0", `ip addr: invalid scope "bogus": route: invalid scope "bogus"`},
 		{false, "eth0 mtu x", `ip link: invalid mtu "x"`},
 		{false, "up", `ip link: not enough information: "dev" argument is required`},
-		{false, "eth0 address zz", `ip link: "zz" is invalid lladdr`},
+		{false, "eth0 address zz", `"zz" is invalid lladdr.`},
 	}
 	for _, tt := range tests {
 		var err error

@@ -50,7 +50,7 @@ func (ns *Namespace) arpInput(p *pkt) {
 			// our own address, target IP 0.
 			if ns.addrOn(in, tip, route.ScopeHost) && !ns.arpIgnore(conf, in, sip, tip) {
 				p.tr.record("arp", "DAD probe for %v: reply", tip)
-				in.transmit(packet.ARPFrame(packet.ARPOpReply, in.mac, tip, sha, sip, sha))
+				in.transmit(packet.ARPFrame(packet.ARPOpReply, in.MAC(), tip, sha, sip, sha))
 			}
 			return
 		}
@@ -62,8 +62,8 @@ func (ns *Namespace) arpInput(p *pkt) {
 				return
 			}
 			ns.neigh.Received(in.index, sip, sha, true, false, false)
-			p.tr.record("arp", "request for %v from %v: reply %s", tip, sip, macStr(in.mac))
-			in.transmit(packet.ARPFrame(packet.ARPOpReply, in.mac, tip, sha, sip, sha))
+			p.tr.record("arp", "request for %v from %v: reply %s", tip, sip, macStr(in.MAC()))
+			in.transmit(packet.ARPFrame(packet.ARPOpReply, in.MAC(), tip, sha, sip, sha))
 			return
 		}
 		if err == nil && res.Type == route.TypeUnicast && conf.Forwarding != 0 && conf.ProxyARP != 0 && res.DevIndex != in.index {
@@ -72,7 +72,7 @@ func (ns *Namespace) arpInput(p *pkt) {
 			// by a random part of proxy_delay (0.8 s); we answer at once.
 			ns.neigh.Received(in.index, sip, sha, true, false, false)
 			p.tr.record("arp", "proxy ARP for %v (via %s)", tip, res.Dev)
-			in.transmit(packet.ARPFrame(packet.ARPOpReply, in.mac, tip, sha, sip, sha))
+			in.transmit(packet.ARPFrame(packet.ARPOpReply, in.MAC(), tip, sha, sip, sha))
 			return
 		}
 	}

@@ -48,8 +48,8 @@ type Interface struct {
 	ns       *Namespace
 	index    int
 	name     string
-	mac      packet.MAC
-	kind     string // "loopback", "veth", "link"
+	mac      atomic.Uint64 // packet.MAC in the low 48 bits (linkaddr.go); `ip link set address` changes it
+	kind     string        // "loopback", "veth", "link"
 	loopback bool
 	link     link.Link  // nil for loopback and veth
 	peer     *Interface // the other end of a veth pair
@@ -65,7 +65,7 @@ func (ifc *Interface) Name() string { return ifc.name }
 func (ifc *Interface) Index() int { return ifc.index }
 
 // MAC returns the interface's hardware address.
-func (ifc *Interface) MAC() packet.MAC { return ifc.mac }
+func (ifc *Interface) MAC() packet.MAC { return macFromBits(ifc.mac.Load()) }
 
 // Up reports whether the interface is administratively up.
 func (ifc *Interface) Up() bool { return ifc.cfg.Load().up }
@@ -266,11 +266,12 @@ func (ns *Namespace) AddLink(name string, l link.Link, mac packet.MAC) (*Interfa
 		ns.mu.Unlock()
 		return nil, fmt.Errorf("netstack: interface %q: %w", name, ErrExists)
 	}
-	ifc := &Interface{ns: ns, name: name, kind: "link", link: l, mac: mac}
+	ifc := &Interface{ns: ns, name: name, kind: "link", link: l}
 	ns.addInterface(ifc, l.MTU())
-	if ifc.mac == (packet.MAC{}) {
-		ifc.mac = autoMAC(ns.name, ifc.index)
+	if mac == (packet.MAC{}) {
+		mac = autoMAC(ns.name, ifc.index)
 	}
+	ifc.mac.Store(macBits(mac))
 	ns.mu.Unlock()
 	ns.wg.Add(1)
 	go ifc.readLoop()
@@ -310,11 +311,11 @@ func AddVethPair(a *Namespace, nameA string, b *Namespace, nameB string) (*Inter
 	x.peer, y.peer = y, x
 	a.mu.Lock()
 	a.addInterface(x, 1500)
-	x.mac = autoMAC(a.name, x.index)
+	x.mac.Store(macBits(autoMAC(a.name, x.index)))
 	a.mu.Unlock()
 	b.mu.Lock()
 	b.addInterface(y, 1500)
-	y.mac = autoMAC(b.name+"/peer", y.index)
+	y.mac.Store(macBits(autoMAC(b.name+"/peer", y.index)))
 	b.mu.Unlock()
 	return x, y, nil
 }

@@ -34,7 +34,7 @@ func (ns *Namespace) finishOutput(c *ctx, p *pkt, out *Interface, nexthop [4]byt
 // neighbour entry, or queue the frame while the address is resolved.
 func (ns *Namespace) neighOutput(p *pkt, out *Interface, nexthop [4]byte, frame []byte) {
 	eth := packet.Ethernet(frame)
-	eth.SetSrc(out.mac)
+	eth.SetSrc(out.MAC())
 	eth.SetType(packet.EtherTypeIPv4)
 	if out.loopback {
 		out.transmit(frame)
@@ -164,7 +164,7 @@ func (s nsSender) Solicit(ifindex int, target [4]byte, dst packet.MAC, trigger [
 	if dst == (packet.MAC{}) {
 		eth = packet.Broadcast
 	}
-	f := packet.ARPFrame(packet.ARPOpRequest, ifc.mac, src, packet.MAC{}, t, eth)
+	f := packet.ARPFrame(packet.ARPOpRequest, ifc.MAC(), src, packet.MAC{}, t, eth)
 	if dst != (packet.MAC{}) {
 		// A unicast probe carries the known address as target (RFC 1122 2.3.2.1).
 		copy(f[packet.EthernetMinimumSize+18:], dst[:])

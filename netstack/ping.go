@@ -27,6 +27,15 @@ type PingOptions struct {
 	// OnLine, when set, is given each output line as ping prints it, so a
 	// caller can stream it; the lines are also collected in the result.
 	OnLine func(string)
+	// Stop, when set, ends the run as SIGINT ends iputils ping: no more
+	// requests and no more waiting for answers; the statistics follow.
+	// With Stop set and Count 0, ping sends until Stop is closed.
+	Stop <-chan struct{}
+	// Deadline is -w: the run ends this long after it started, however
+	// many requests went out. As in iputils, with Count set as well ping
+	// keeps sending until Count answers came back or the deadline passed,
+	// and an ICMP error ends the run. With Count 0 it sends until then.
+	Deadline time.Duration
 }
 
 // PingResult is what ping printed and counted.
@@ -39,11 +48,13 @@ type PingResult struct {
 
 // Ping sends ICMP echo requests from ns like iputils ping and collects
 // its output. In a namespace on a *VirtualClock it advances the clock
-// instead of sleeping, so a run takes no wall time.
+// instead of sleeping, so a run takes no wall time. Count 0 means one
+// request, unless Stop or Deadline bound the run.
 func Ping(ns *Namespace, o PingOptions) (PingResult, error) {
-	if o.Count <= 0 {
+	if o.Count <= 0 && o.Stop == nil && o.Deadline <= 0 {
 		o.Count = 1
 	}
+	o.Count = max(o.Count, 0)
 	if o.Interval <= 0 {
 		o.Interval = time.Second
 	}
@@ -59,24 +70,23 @@ func Ping(ns *Namespace, o PingOptions) (PingResult, error) {
 	r := PingResult{Lines: []string{header}}
 	st := pingState{ns: ns, ch: ch, o: o, r: &r, sent: map[uint16]time.Time{}, done: map[uint16]bool{}}
 	start := ns.clock.Now()
-	for seq := 1; seq <= o.Count; seq++ {
-		if err := st.send(id, uint16(seq)); err != nil {
-			if seq == 1 {
-				return r, fmt.Errorf("ping: connect: %w", err)
-			}
-			st.line("ping: sendmsg: " + err.Error())
-		} else if seq == 1 && o.OnLine != nil {
-			// iputils prints the header only once the first send worked.
-			o.OnLine(header)
-		}
-		st.drain()
-		if seq < o.Count {
-			st.wait(o.Interval, false)
-		}
+	if o.Deadline > 0 {
+		st.deadline = start.Add(o.Deadline)
 	}
-	st.wait(o.Timeout, true)
+	if err := st.run(id, header); err != nil {
+		return r, err
+	}
 	elapsed := ns.clock.Now().Sub(start)
-	if st.lastEvent.After(start) {
+	switch {
+	case st.over():
+		// iputils prints the time of its last send or receive (cur_time),
+		// not of the interrupt or the deadline.
+		last := st.lastSend
+		if st.lastEvent.After(last) {
+			last = st.lastEvent
+		}
+		elapsed = last.Sub(start)
+	case st.lastEvent.After(start):
 		elapsed = st.lastEvent.Sub(start)
 	}
 	st.line("")
@@ -84,6 +94,53 @@ func Ping(ns *Namespace, o PingOptions) (PingResult, error) {
 		st.line(l)
 	}
 	return r, nil
+}
+
+// run sends the requests and waits for the answers, following iputils'
+// main loop: without a deadline, Count requests one Interval apart and
+// then up to Timeout for the last answers; with one, requests until the
+// deadline or until Count answers (or an error) came back.
+func (s *pingState) run(id uint16, header string) error {
+	o := s.o
+	for seq := 1; !s.over() && !s.enough(); seq++ {
+		if err := s.send(id, uint16(seq)); err != nil {
+			if seq == 1 {
+				return fmt.Errorf("ping: connect: %w", err)
+			}
+			s.line("ping: sendmsg: " + err.Error())
+		} else if seq == 1 && o.OnLine != nil {
+			// iputils prints the header only once the first send worked.
+			o.OnLine(header)
+		}
+		s.drain()
+		if o.Count > 0 && seq >= o.Count && o.Deadline <= 0 {
+			break
+		}
+		s.wait(o.Interval, false)
+	}
+	if !s.over() && !s.enough() {
+		s.wait(o.Timeout, true)
+	}
+	return nil
+}
+
+// over reports whether the run must end now: Stop closed, the deadline
+// passed, or (with a deadline) an ICMP error came back.
+func (s *pingState) over() bool {
+	if s.o.Stop != nil {
+		select {
+		case <-s.o.Stop:
+			return true
+		default:
+		}
+	}
+	return !s.deadline.IsZero() && (!s.ns.clock.Now().Before(s.deadline) || s.r.Errors > 0)
+}
+
+// enough reports whether Count requests were answered (iputils counts
+// errors as answers here).
+func (s *pingState) enough() bool {
+	return s.o.Count > 0 && s.r.Received+s.r.Errors >= s.o.Count
 }
 
 // line records an output line and hands it to OnLine.
@@ -102,6 +159,8 @@ type pingState struct {
 	sent      map[uint16]time.Time
 	done      map[uint16]bool
 	lastEvent time.Time
+	lastSend  time.Time
+	deadline  time.Time // -w; zero for none
 }
 
 func (s *pingState) send(id, seq uint16) error {
@@ -120,6 +179,7 @@ func (s *pingState) send(id, seq uint16) error {
 	}
 	m.SetChecksum(packet.Checksum(l4))
 	s.sent[seq] = now
+	s.lastSend = now
 	s.r.Transmitted++
 	_, err := s.ns.Send(SendOptions{Src: s.o.Source, Dst: s.o.Dest, Proto: packet.ProtoICMP, TTL: uint8(s.o.TTL), Mark: s.o.Mark, Interface: s.o.Interface}, l4)
 	if err != nil {
@@ -129,11 +189,16 @@ func (s *pingState) send(id, seq uint16) error {
 	return err
 }
 
-// wait lets d pass (virtually or really) while collecting answers; with
-// untilDone it returns early once every request is answered.
+// wait lets d pass (virtually or really) while collecting answers. It
+// returns early when the run is over or has enough answers, and with
+// untilDone once every request is answered.
 func (s *pingState) wait(d time.Duration, untilDone bool) {
+	if !s.deadline.IsZero() {
+		d = min(d, s.deadline.Sub(s.ns.clock.Now()))
+	}
+	finished := func() bool { return s.over() || s.enough() || untilDone && s.allDone() }
 	if vc, ok := s.ns.clock.(*VirtualClock); ok {
-		for d > 0 && !(untilDone && s.allDone()) {
+		for d > 0 && !finished() {
 			step := min(d, 10*time.Millisecond)
 			vc.Advance(step)
 			d -= step
@@ -141,13 +206,18 @@ func (s *pingState) wait(d time.Duration, untilDone bool) {
 		}
 		return
 	}
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for !(untilDone && s.allDone()) {
+	if d <= 0 {
+		return
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for !finished() {
 		select {
 		case ev := <-s.ch:
 			s.handle(ev)
-		case <-deadline.C:
+		case <-s.o.Stop: // a nil Stop blocks forever
+			return
+		case <-timer.C:
 			return
 		}
 	}

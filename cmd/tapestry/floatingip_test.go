@@ -103,7 +103,8 @@ func TestFloatingIPsUserspace(t *testing.T) {
 	}
 
 	pings := func(ns, args string) bool {
-		_, _, code := sh("ip netns exec " + ns + " ping -c 2 -i 0.1 -W 1 " + args)
+		// -W 5: a loaded machine (CI has two cores) may be slow to answer.
+		_, _, code := sh("ip netns exec " + ns + " ping -c 2 -i 0.1 -W 5 " + args)
 		return code == 0
 	}
 	count := func(ns, chain, match string) int {

@@ -13,11 +13,23 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"tapestry/api"
+)
+
+// The private first arguments of a ping request (daemon/ping.go): the
+// ping's ID, and the request that stops the ping of that ID.
+const (
+	pingIDFlag   = "--id"
+	pingStopFlag = "--stop"
 )
 
 // ipInvocation is a parsed ip command line: the namespace of -n and the
@@ -138,8 +150,42 @@ func runNetnsExec(args []string, stdout, stderr io.Writer) int {
 
 // runPing prints ping's lines as the daemon streams them and returns
 // ping's status: 0 when a reply came back, 1 when none did, 2 on error.
+// SIGINT or SIGTERM ends the ping as it ends iputils ping: the CLI asks
+// the daemon to stop this ping (a second request naming the ID this one
+// was started with; see daemon/ping.go) and keeps reading the first
+// stream for the statistics. A second signal gives up on them.
 func runPing(ns string, args []string, stdout, stderr io.Writer) int {
-	code, err := ipClient().Ping(context.Background(), ns, args, func(l api.PingLine) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	return pingUntil(ipClient(), ns, args, sigs, stdout, stderr)
+}
+
+// pingUntil runs the ping, stopping it when sigs delivers.
+func pingUntil(c *api.Client, ns string, args []string, sigs <-chan os.Signal, stdout, stderr io.Writer) int {
+	var idb [12]byte
+	_, _ = rand.Read(idb[:]) // crypto/rand.Read does not fail
+	id := hex.EncodeToString(idb[:])
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-sigs:
+		case <-done:
+			return
+		}
+		if _, err := c.Ping(ctx, ns, []string{pingStopFlag, id}, func(api.PingLine) {}); err != nil {
+			cancel()
+		}
+		select {
+		case <-sigs:
+			cancel()
+		case <-done:
+		}
+	}()
+	code, err := c.Ping(ctx, ns, append([]string{pingIDFlag, id}, args...), func(l api.PingLine) {
 		w := stdout
 		if l.Stderr {
 			w = stderr
@@ -147,6 +193,9 @@ func runPing(ns string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(w, l.Line)
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return 1 // interrupted twice: no statistics
+		}
 		fmt.Fprintln(stderr, err)
 		return 2
 	}

@@ -46,26 +46,29 @@ var ofctlCommands map[string]ofctlCommand
 
 func init() {
 	ofctlCommands = map[string]ofctlCommand{
-		"show":            {1, 1, ofctlShow},
-		"dump-flows":      {1, 2, ofctlDumpFlows},
-		"dump-aggregate":  {1, 2, ofctlDumpAggregate},
-		"add-flow":        {2, 2, ofctlAddFlow},
-		"add-flows":       {2, 2, ofctlAddFlows},
-		"mod-flows":       {2, 2, ofctlModFlows},
-		"del-flows":       {1, 2, ofctlDelFlows},
-		"replace-flows":   {2, 2, ofctlReplaceFlows},
-		"diff-flows":      {2, 2, ofctlDiffFlows},
-		"dump-ports":      {1, 2, ofctlDumpPorts},
-		"dump-ports-desc": {1, 2, ofctlDumpPortsDesc},
-		"dump-tables":     {1, 1, ofctlDumpTables},
-		"mod-port":        {3, 3, ofctlModPort},
-		"trace":           {2, 2, ofctlTrace},
+		"show":                {1, 1, ofctlShow},
+		"dump-flows":          {1, 2, ofctlDumpFlows},
+		"dump-aggregate":      {1, 2, ofctlDumpAggregate},
+		"add-flow":            {2, 2, ofctlAddFlow},
+		"add-flows":           {2, 2, ofctlAddFlows},
+		"mod-flows":           {2, 2, ofctlModFlows},
+		"del-flows":           {1, 2, ofctlDelFlows},
+		"replace-flows":       {2, 2, ofctlReplaceFlows},
+		"diff-flows":          {2, 2, ofctlDiffFlows},
+		"dump-ports":          {1, 2, ofctlDumpPorts},
+		"dump-ports-desc":     {1, 2, ofctlDumpPortsDesc},
+		"dump-tables":         {1, 1, ofctlDumpTables},
+		"mod-port":            {3, 3, ofctlModPort},
+		"trace":               {2, 2, ofctlTrace},
+		"add-group":           {2, 2, ofctlAddGroup},
+		"add-groups":          {2, 2, ofctlAddGroups},
+		"mod-group":           {2, 2, ofctlModGroup},
+		"del-groups":          {1, 2, ofctlDelGroups},
+		"dump-groups":         {1, 2, ofctlDumpGroups},
+		"dump-group-stats":    {1, 2, ofctlDumpGroupStats},
+		"dump-group-features": {1, 1, ofctlDumpGroupFeatures},
 		// OpenFlow only: a bridge name reaches <rundir>/<bridge>.mgmt.
-		"packet-out":  {2, 2, ofctlNeedsWire},
-		"add-group":   {2, 2, ofctlNeedsWire},
-		"add-groups":  {2, 2, ofctlNeedsWire},
-		"del-groups":  {1, 2, ofctlNeedsWire},
-		"dump-groups": {1, 1, ofctlNeedsWire},
+		"packet-out": {2, 2, ofctlNeedsWire},
 	}
 }
 
@@ -262,7 +265,7 @@ func runOfctl(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := run(c); err != nil {
 		var raw *rawError
-		if errors.As(err, &raw) {
+		if errors.As(switchError(err), &raw) {
 			fmt.Fprintln(stderr, raw.text)
 		} else {
 			fmt.Fprintf(stderr, "ovs-ofctl: %v\n", err)
@@ -524,10 +527,13 @@ For OpenFlow switches:
   diff-flows SOURCE1 SOURCE2  compare flows from two sources
   trace SWITCH FLOW           show how SWITCH handles a packet (ofproto/trace)
   packet-out SWITCH "in_port=P packet=HEX actions=A"  send a packet through actions
-  add-group SWITCH GROUP      add a group (OpenFlow 1.3)
+  add-group SWITCH GROUP      add a group
   add-groups SWITCH FILE      add groups from FILE
-  del-groups SWITCH [GROUP]   delete groups
-  dump-groups SWITCH          print group descriptions
+  mod-group SWITCH GROUP      modify a group
+  del-groups SWITCH [GROUP]   delete GROUP, or every group
+  dump-groups SWITCH [GROUP]  print group descriptions
+  dump-group-stats SWITCH [GROUP]  print group statistics
+  dump-group-features SWITCH  print the group table's features
 
 SWITCH is a bridge name (the daemon's API), or unix:PATH or tcp:IP[:PORT]
 (default port 6653) to speak OpenFlow to any switch as ovs-ofctl does.
