@@ -11,6 +11,14 @@
 // far. Only the words a mask actually covers are hashed and compared, so a
 // subtable matching in_port and nw_dst touches two of the key's words.
 //
+// Lookups are staged (stage.go): a subtable's hash is built stage by stage,
+// metadata, L2, L3, L4, and a small filter per stage rejects most
+// subtables that cannot match after a word or two, reporting only those
+// words in the wildcards. A slot whose tag matches is confirmed late: its
+// record is prefetched and the lookup goes on probing the following
+// subtables while it loads (see Lookup), so a hit's cache miss overlaps
+// other work instead of stalling it.
+//
 // # Ties
 //
 // OpenFlow leaves the choice among overlapping rules of equal priority
@@ -117,6 +125,7 @@ func (c *Classifier[T]) Insert(r *Rule[T]) (old *Rule[T], replaced bool) {
 	if st.prios.add(r.Priority) {
 		c.maxChanged(st)
 	}
+	st.setMinPri()
 	return nil, false
 }
 
@@ -135,8 +144,11 @@ func (c *Classifier[T]) Remove(m *flow.Match, priority uint16) (*Rule[T], bool) 
 	c.n--
 	if st.live == 0 {
 		c.dropSubtable(st)
-	} else if st.prios.remove(r.Priority) {
-		c.maxChanged(st)
+	} else {
+		if st.prios.remove(r.Priority) {
+			c.maxChanged(st)
+		}
+		st.setMinPri()
 	}
 	return r, true
 }
@@ -236,7 +248,8 @@ func (c *Classifier[T]) changed() {
 func (c *Classifier[T]) publish() {
 	l := &subtableList[T]{entries: make([]listEntry[T], len(c.order))}
 	for i, st := range c.order {
-		l.entries[i].maxPri.Store(uint32(st.prios.max))
+		// Plain stores: no reader sees l before c.list.Store (see fresh).
+		*plainU32(&l.entries[i].maxPri) = uint32(st.prios.max)
 		l.entries[i].st = st
 		st.unpublished = false
 	}

@@ -104,6 +104,11 @@ func TestLookupWildcards(t *testing.T) {
 		{[]ruleSpec{{"in_port=1", 10, "a"}, {"nw_dst=10.0.0.0/8", 10, "b"}}, "in_port=1", "in_port=0xffffffff,nw_dst=255.0.0.0"},
 		{[]ruleSpec{{"nw_dst=10.0.0.0/8", 5, "b"}, {"nw_dst=10.1.0.0/16", 6, "c"}}, "nw_dst=10.1.0.1", "nw_dst=255.255.0.0"},
 		{[]ruleSpec{{"nw_dst=10.0.0.0/8", 5, "b"}, {"nw_dst=10.1.0.0/16", 6, "c"}}, "nw_dst=10.2.0.1", "nw_dst=255.255.0.0"},
+		// Staged lookup: a subtable rejected by its in_port stage costs only in_port.
+		{[]ruleSpec{{"in_port=1,nw_dst=10.0.0.1", 10, "a"}}, "in_port=2,nw_dst=10.0.0.1", "in_port=0xffffffff"},
+		{[]ruleSpec{{"in_port=1,nw_dst=10.0.0.1", 10, "a"}}, "in_port=1,nw_dst=10.0.0.2", "in_port=0xffffffff,nw_dst=255.255.255.255"},
+		{[]ruleSpec{{"in_port=1,dl_dst=00:00:00:00:00:01,tp_dst=80", 10, "a"}}, "in_port=1,dl_dst=00:00:00:00:00:02,tp_dst=80", "in_port=0xffffffff,dl_dst=ff:ff:ff:ff:ff:ff"},
+		{[]ruleSpec{{"in_port=1,dl_dst=00:00:00:00:00:01,tp_dst=80", 10, "a"}}, "in_port=1,dl_dst=00:00:00:00:00:01,tp_dst=80", "in_port=0xffffffff,dl_dst=ff:ff:ff:ff:ff:ff,tp_dst=0xffff"},
 	}
 	for _, tt := range tests {
 		c := build(t, tt.rules)

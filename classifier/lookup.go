@@ -6,14 +6,25 @@ import "tapestry/flow"
 // rules of equal priority, the one inserted first. Safe to call at any time
 // from any goroutine; it takes no lock and allocates nothing.
 //
-// If wc is not nil, Lookup ORs into it the mask of every subtable it probed.
-// Every packet that agrees with k on the bits of *wc gets the same answer
-// from the same classifier: the probed subtables see the same masked key,
-// and every subtable left unprobed holds only rules of lower priority than
-// the answer. This is what a megaflow cache entry may wildcard.
+// If wc is not nil, Lookup ORs into it the bits it examined: the mask of
+// every subtable it probed in full and, for a subtable a stage filter
+// rejected, the mask of the stages it hashed. Every packet that agrees with
+// k on the bits of *wc gets the same answer from the same classifier: the
+// probed subtables see the same masked key, the rejected ones the same
+// partial hash, and every subtable left unprobed holds only rules of lower
+// priority than the answer. This is what a megaflow cache entry may
+// wildcard.
 //
 // Candidates are compared by the rank stored in their slot's record (see
 // table), so a lookup reads no Rule at all, not even the one it returns.
+//
+// A slot whose tag matches is a candidate until its record confirms it. A
+// candidate waits, with its record and rule pointer being prefetched,
+// while the next subtables are probed, which they would be anyway unless
+// the candidate outranks them; so a subtable whose max priority is below
+// the candidate subtable's lowest priority settles it first. Waiting can
+// only widen the wildcards by subtables the early exit might have skipped,
+// never change the answer.
 func (c *Classifier[T]) Lookup(k *flow.Key, wc *flow.Mask) *Rule[T] {
 	kw := k.Words()
 	var ww *[flow.KeyWords]uint64
@@ -22,22 +33,43 @@ func (c *Classifier[T]) Lookup(k *flow.Key, wc *flow.Mask) *Rule[T] {
 	}
 	var best *Rule[T]
 	var bestRank uint64
+	settle := func(c *candidate[T]) {
+		if r, rank := c.settle(kw); rank > bestRank {
+			best, bestRank = r, rank
+		}
+	}
+	var pend, next candidate[T]
 	entries := c.list.Load().entries
 	for i := range entries {
 		e := &entries[i]
+		maxPri := e.maxPri.Load()
+		// A candidate found earlier stays unconfirmed while its record
+		// loads, as long as e must be probed whatever it turns out to be:
+		// that is while e may hold rules as good as the candidate's
+		// subtable's worst. Otherwise confirm it now, for the early exit.
+		if pend.st != nil && maxPri < pend.st.minPri.Load() {
+			settle(&pend)
+			pend.st = nil
+		}
 		// A subtable can only win with a higher priority, or with an equal
 		// priority and an earlier insertion, so probing ends below best.
-		if best != nil && e.maxPri.Load() < uint32(bestRank>>seqBits) {
+		if best != nil && maxPri < uint32(bestRank>>seqBits) {
 			break
 		}
-		st := e.st
-		if ww != nil {
-			st.widen(ww)
+		if e.st.scan(kw, ww, &next) {
+			if pend.st != nil {
+				settle(&pend)
+			}
+			if i+1 == len(entries) {
+				settle(&next) // nothing left to overlap with
+				break
+			}
+			next.t.touch(next.slot)
+			pend = next
 		}
-		r, rank := st.lookup(kw, st.hash(kw))
-		if rank > bestRank {
-			best, bestRank = r, rank
-		}
+	}
+	if pend.st != nil {
+		settle(&pend)
 	}
 	return best
 }

@@ -3,13 +3,15 @@ package classifier
 import "math/bits"
 
 // prioSet is the multiset of a subtable's rule priorities. It exists to
-// answer one question after every change: what is the highest priority now?
+// answer two questions after every change: what are the highest and the
+// lowest priority now?
 // Removing the top rule of a subtable holding thousands of distinct
 // priorities must not scan them all, so past a few distinct values a
 // two-level bitmap over the 65536 priorities finds the next one in at most
 // 16+16 word tests.
 type prioSet struct {
 	max   uint16
+	min   uint16
 	count map[uint16]uint32
 	// bits has bit p set when count[p] > 0; top has bit g set when bits[g]
 	// is nonzero. Allocated once the set has more than smallPrios distinct
@@ -34,6 +36,9 @@ func (s *prioSet) add(p uint16) bool {
 	if c == 0 {
 		s.mark(p)
 	}
+	if was == 0 || p < s.min {
+		s.min = p
+	}
 	if was == 0 || p > s.max {
 		s.max = p
 		return true
@@ -56,7 +61,13 @@ func (s *prioSet) remove(p uint16) bool {
 			s.top[p>>12] &^= 1 << (p >> 6 & 63)
 		}
 	}
-	if p != s.max || len(s.count) == 0 {
+	if len(s.count) == 0 {
+		return false
+	}
+	if p == s.min {
+		s.min = s.lowest()
+	}
+	if p != s.max {
 		return false
 	}
 	s.max = s.highest()
@@ -100,4 +111,22 @@ func (s *prioSet) highest() uint16 {
 		}
 	}
 	panic("classifier: highest priority of an empty set")
+}
+
+// lowest returns the smallest priority present; the set must not be empty.
+func (s *prioSet) lowest() uint16 {
+	if s.bits == nil {
+		m := ^uint16(0)
+		for p := range s.count {
+			m = min(m, p)
+		}
+		return m
+	}
+	for g, t := range s.top {
+		if t != 0 {
+			w := g<<6 | bits.TrailingZeros64(t)
+			return uint16(w<<6 | bits.TrailingZeros64(s.bits[w]))
+		}
+	}
+	panic("classifier: lowest priority of an empty set")
 }

@@ -24,11 +24,10 @@ type listEntry[T any] struct {
 	st     *subtable[T]
 }
 
-// sigWord is one nonzero word of a subtable's mask: its index in the key,
-// its mask and the hash constant of its position in the record.
+// sigWord is one nonzero word of a subtable's mask and its index in the
+// key: a record holds the key's words in sig order.
 type sigWord struct {
 	m uint64
-	k uint64
 	i uintptr
 }
 
@@ -40,10 +39,19 @@ type subtable[T any] struct {
 	// rank, which must be read as a pair; a reader that sees it odd or
 	// changed across its reads ranks the rule it got from the rule itself.
 	// Filling an empty slot does not need it: the tag is stored last.
-	ver  atomic.Uint64
-	nsig int                    // fixed at creation, like sig
-	sig  [flow.KeyWords]sigWord // the mask's nonzero words: all a lookup hashes and compares
-	mask flow.Mask
+	ver atomic.Uint64
+	// minPri is the lowest priority of st's rules (prioSet.min), a lower
+	// bound on the priority of any rule a lookup finds here; see Lookup.
+	minPri atomic.Uint32
+	nsig   int                    // fixed at creation, like sig, pieces and ends
+	sig    [flow.KeyWords]sigWord // the mask's nonzero words: all a lookup compares
+	pieces []piece                // the mask split by stage: what a lookup hashes
+	ends   []uint8                // per nonempty stage, the end of its pieces
+	mask   flow.Mask
+	// recPos[j] is the place in a record (index into sig) of the key word
+	// pieces[j] covers, so the writer hashes a record's words where they
+	// are, without scattering them back into a whole key first.
+	recPos []uint8
 
 	// Writer's state.
 	live        int     // occupied slots (distinct masked keys)
@@ -57,12 +65,38 @@ func newSubtable[T any](m *flow.Mask) *subtable[T] {
 	st := &subtable[T]{mask: *m}
 	for i, w := range m.Words() {
 		if w != 0 {
-			st.sig[st.nsig] = sigWord{m: w, k: hashSeed * uint64(2*st.nsig+1), i: uintptr(i)}
+			st.sig[st.nsig] = sigWord{m: w, i: uintptr(i)}
 			st.nsig++
 		}
 	}
-	st.tab.Store(newTable[T](minSlots, st.nsig))
+	st.pieces, st.ends = makePieces(m)
+	st.recPos = make([]uint8, len(st.pieces))
+	for j, p := range st.pieces {
+		for st.sig[st.recPos[j]].i != p.i {
+			st.recPos[j]++
+		}
+	}
+	st.tab.Store(st.newTable(minSlots))
 	return st
+}
+
+// setMinPri publishes st's lowest priority after a change. Writer only.
+// Most changes leave it as it was, and an atomic store is a full barrier
+// (on amd64 an XCHG) that a plain load of the writer's own value avoids.
+func (st *subtable[T]) setMinPri() {
+	if m := uint32(st.prios.min); st.minPri.Load() != m {
+		st.minPri.Store(m)
+	}
+}
+
+// newTable returns an empty table of n slots with filters for every stage
+// but the last, or none for a big table.
+func (st *subtable[T]) newTable(n int) *table[T] {
+	nf := len(st.ends) - 1
+	if n >= bigSlots || nf < 0 {
+		nf = 0
+	}
+	return newTable[T](n, st.nsig, nf)
 }
 
 // Hash constants: odd 64-bit values with well-spread bits (from the
@@ -73,17 +107,14 @@ const (
 	hashMul2 = 0x9e3779b97f4a7c15
 )
 
-// hashWord mixes one key word with its position's constant k: a 64x64->128
-// multiply whose halves are XORed spreads every input bit over the output.
-// The words of a key are mixed independently and summed, so the multiplies
-// of a 5-word mask run in parallel instead of as a chain.
-func hashWord(w, k uint64) uint64 {
-	hi, lo := bits.Mul64(w^k, hashMul1)
-	return hi ^ lo
-}
+// A key's hash under a mask is the sum of its masked pieces, each times its
+// own odd multiplier (see piece), spread by finish. One multiply per piece
+// and no chain between pieces: the multiplies of a 5-word mask run in
+// parallel, and a partial sum is the hash of a stage prefix (see stage.go).
 
 // finish spreads the sum over all 64 bits: the top ones pick the slot and
-// the low byte is the slot's tag.
+// the low byte is the slot's tag. The high half of the 128-bit product
+// depends on every bit of h.
 func finish(h uint64) uint64 {
 	hi, lo := bits.Mul64(h, hashMul2)
 	return hi ^ lo
@@ -102,36 +133,97 @@ func (st *subtable[T]) sigKey(kw *[flow.KeyWords]uint64, out *[flow.KeyWords]uin
 	return out[:len(sig)]
 }
 
-// hashSig hashes sig-ordered key words as gathered by sigKey.
-func (st *subtable[T]) hashSig(kw []uint64) uint64 {
-	sig := st.sigs()
+// hashSig returns the hash of sig-ordered key words as gathered by sigKey,
+// the same as hashKey of the whole key, and the partial hashes of the first
+// nf stages, those a table of nf filters records. Writer only.
+func (st *subtable[T]) hashSig(kw []uint64, part *[numStages]uint64, nf int) uint64 {
+	ps, pos := st.pieces, st.recPos[:len(st.pieces)]
 	var h uint64
-	for j := range sig {
-		h += hashWord(kw[j], sig[j].k)
+	j := 0
+	for s := range nf {
+		for end := int(st.ends[s]); j < end; j++ {
+			h += (kw[pos[j]] & ps[j].m) * ps[j].k
+		}
+		part[s] = finish(h)
+	}
+	for ; j < len(ps); j++ {
+		h += (kw[pos[j]] & ps[j].m) * ps[j].k
 	}
 	return finish(h)
 }
 
-// hash returns the hash of k under st's mask.
-func (st *subtable[T]) hash(kw *[flow.KeyWords]uint64) uint64 {
-	sig := st.sigs()
-	var h uint64
-	for j := range sig {
-		s := &sig[j]
-		h += hashWord(kw[s.i]&s.m, s.k)
-	}
-	return finish(h)
+// candidate is a slot whose tag matched a lookup's key, not yet confirmed.
+type candidate[T any] struct {
+	st   *subtable[T]
+	t    *table[T]
+	h    uint64 // the key's hash under st's mask
+	v    uint64 // st.ver, read before t
+	slot uint64
 }
 
-// lookup returns the best rule whose masked key equals k's, with its rank,
-// or nil; h is k's hash under st's mask. Safe for concurrent use with the
-// writer.
-//
-// It scans the tag words eight slots at a time: a miss usually costs one
-// load from the dense tag array, and a hit one record more.
-func (st *subtable[T]) lookup(kw *[flow.KeyWords]uint64, h uint64) (*Rule[T], uint64) {
+// scan looks for k in st as far as the tags go: it hashes k stage by stage,
+// gives up at the first stage whose filter rules out every key of st (see
+// stage.go), and otherwise scans the tag words eight slots at a time from
+// k's home slot. It returns true with the first slot whose tag matches in
+// c, and ORs into ww (if not nil) the bits it read. Safe for concurrent
+// use with the writer.
+func (st *subtable[T]) scan(kw, ww *[flow.KeyWords]uint64, c *candidate[T]) bool {
 	v := st.ver.Load()
 	t := st.tab.Load()
+	ps := st.pieces
+	var h uint64
+	j := 0
+	for s := range t.nf {
+		end := int(st.ends[s])
+		for ; j < end && j < len(ps); j++ {
+			h += (kw[ps[j].i] & ps[j].m) * ps[j].k
+		}
+		if !t.filt.mayHold(s, finish(h)) {
+			widen(ww, ps[:j])
+			return false
+		}
+	}
+	for ; j < len(ps); j++ {
+		h += (kw[ps[j].i] & ps[j].m) * ps[j].k
+	}
+	widen(ww, ps)
+	h = finish(h)
+	s := h >> t.shift
+	bc := uint64(tagOf(h)) * lanes
+	g := s / 8
+	first := ^uint64(0) << (s % 8 * 8) // lanes before s are not on the probe sequence
+	last := uint64(len(t.tags) - 1)
+	for {
+		w := t.tags[g].Load()
+		free := zeroLanes(w) & first
+		hit := zeroLanes(w^bc) & first
+		if free != 0 {
+			hit &= free&-free - 1 // the sequence ends at the first empty slot
+		}
+		if hit != 0 {
+			*c = candidate[T]{st: st, t: t, h: h, v: v, slot: g*8 + uint64(bits.TrailingZeros64(hit)/8)}
+			return true
+		}
+		if free != 0 {
+			return false
+		}
+		g = (g + 1) & last
+		first = ^uint64(0)
+	}
+}
+
+// settle confirms c and returns the best rule of st matching k, with its
+// rank, or nil. A tag that matched another key (one in 256 per compared
+// slot) sends it back to probe the whole sequence.
+func (c *candidate[T]) settle(kw *[flow.KeyWords]uint64) (*Rule[T], uint64) {
+	if r, rank := c.st.confirm(c.t, c.slot, kw, c.v); r != nil {
+		return r, rank
+	}
+	return c.st.probe(c.t, kw, c.h, c.v)
+}
+
+// probe scans the tag words from h's home slot for a slot holding k.
+func (st *subtable[T]) probe(t *table[T], kw *[flow.KeyWords]uint64, h, v uint64) (*Rule[T], uint64) {
 	bc := uint64(tagOf(h)) * lanes
 	s := h >> t.shift
 	g := s / 8
@@ -166,12 +258,16 @@ func (st *subtable[T]) confirm(t *table[T], s uint64, kw *[flow.KeyWords]uint64,
 	if len(rec) != len(sig)+1 {
 		return nil, 0 // never: stride is len(sig)+1; lets the compiler drop bounds checks
 	}
+	// Load the rule pointer before comparing, not after: the two loads are
+	// independent, and for a table out of the caches doing them together
+	// saves a memory latency. The key words never change while the slot's
+	// tag is live (see table), so the order does not matter to correctness.
+	r := t.rules[s].Load()
 	for j := range sig {
 		if kw[sig[j].i]&sig[j].m != rec[j+1].Load() {
 			return nil, 0
 		}
 	}
-	r := t.rules[s].Load()
 	if r == nil {
 		return nil, 0 // removed since the tag was read
 	}
@@ -229,9 +325,10 @@ func (st *subtable[T]) setHead(t *table[T], s uint64, r *Rule[T]) {
 // Writer only.
 func (st *subtable[T]) insert(r *Rule[T], seq *uint64) (old *Rule[T]) {
 	var buf [flow.KeyWords]uint64
+	var part [numStages]uint64
 	kw := st.sigKey(r.Match.Key.Words(), &buf)
-	h := st.hashSig(kw)
 	t := st.tab.Load()
+	h := st.hashSig(kw, &part, t.nf)
 	s, tg := st.findSlot(t, kw, h)
 	switch tg {
 	case empty:
@@ -241,14 +338,22 @@ func (st *subtable[T]) insert(r *Rule[T], seq *uint64) (old *Rule[T]) {
 			// Grow (or, with many tombstones, just rebuild) before filling
 			// the slot, keeping the load at most 3/4 so that a miss ends
 			// within a tag word or two.
+			nf := t.nf
 			t = st.rebuild(st.live + 1)
+			if t.nf > nf {
+				st.hashSig(kw, &part, t.nf) // a big table shrank: it has filters now
+			}
 			s, _ = st.findSlot(t, kw, h)
 		}
 		st.used++
 		st.live++
-		t.fill(s, tagOf(h), kw, r)
+		t.filt.add(t.nf, &part)
+		t.fill(s, tagOf(h), kw, rankOf(r), r)
 		return nil
 	case tomb:
+		// The key's partial hashes are in t's filters already: they went in
+		// when the slot was filled, in t or in the table t was rebuilt from
+		// (a rebuild carries only live slots, and filters never lose bits).
 		*seq++
 		r.seq = *seq
 		st.live++
@@ -294,7 +399,8 @@ func (st *subtable[T]) slotOf(key *flow.Key) (t *table[T], s uint64, ok bool) {
 	var buf [flow.KeyWords]uint64
 	kw := st.sigKey(key.Words(), &buf)
 	t = st.tab.Load()
-	s, tg := st.findSlot(t, kw, st.hashSig(kw))
+	var part [numStages]uint64
+	s, tg := st.findSlot(t, kw, st.hashSig(kw, &part, 0))
 	return t, s, tg > tomb
 }
 
@@ -348,35 +454,57 @@ func (st *subtable[T]) remove(key *flow.Key, p uint16) *Rule[T] {
 // rebuild moves every live slot into a fresh table sized for want entries at
 // a load of at most 1/2, publishes it and returns it. The headroom up to the
 // 3/4 limit keeps rebuilds amortized O(1) per insert even when most used
-// slots are tombstones. Writer only.
+// slots are tombstones. The new table is filled with plain stores through
+// its fresh view, not atomic ones: no reader can see it until the final
+// atomic store publishes it. Writer only.
 func (st *subtable[T]) rebuild(want int) *table[T] {
 	n := minSlots
 	for n < want*2 {
 		n *= 2
 	}
 	old := st.tab.Load()
-	t := newTable[T](n, st.nsig)
+	t := st.newTable(n)
+	ft := t.fresh()
 	for s := range old.rules {
 		r := old.rules[s].Load()
 		if r == nil {
 			continue
 		}
 		rec := old.rec(uint64(s))
-		var buf [flow.KeyWords]uint64
-		kw := buf[:st.nsig]
-		for j := range kw {
-			kw[j] = rec[1+j].Load()
-		}
-		h := st.hashSig(kw)
-		j := h >> t.shift
-		for t.tag(j) != empty {
-			j = (j + 1) & t.mask()
-		}
-		t.fill(j, tagOf(h), kw, r)
+		j, tg := ft.place(t, st, rec)
+		ft.rules[j] = r
+		ft.tags[j/8] |= uint64(tg) << (j % 8 * 8)
 	}
 	st.used = st.live
 	st.tab.Store(t)
 	return t
+}
+
+// place copies old record rec into an empty slot of the unpublished table
+// t (of which ft is the plain view), records its key in t's filters and
+// returns the slot and its tag. The rank comes from the old record, not
+// from the rule: reading a Rule, somewhere in the heap, is a cache miss
+// per slot moved. Writer only.
+func (ft *freshTable[T]) place(t *table[T], st *subtable[T], rec []atomic.Uint64) (uint64, uint8) {
+	var buf [flow.KeyWords]uint64
+	kw := buf[:st.nsig]
+	for j := range kw {
+		kw[j] = rec[1+j].Load()
+	}
+	var part [numStages]uint64
+	h := st.hashSig(kw, &part, t.nf)
+	for s := range t.nf {
+		w, b := t.filt.filterBits(part[s])
+		ft.filt[uint64(s)*t.filt.words+w] |= b
+	}
+	j := h >> t.shift
+	for uint8(ft.tags[j/8]>>(j%8*8)) != empty {
+		j = (j + 1) & t.mask()
+	}
+	nr := ft.recs[j*t.stride : (j+1)*t.stride]
+	nr[0] = rec[0].Load()
+	copy(nr[1:], kw)
+	return j, tagOf(h)
 }
 
 // each calls fn for every rule of st, slot by slot and by descending priority
@@ -395,9 +523,12 @@ func (st *subtable[T]) each(fn func(*Rule[T]) bool) bool {
 	return true
 }
 
-// widen ORs st's mask into the wildcard words ww.
-func (st *subtable[T]) widen(ww *[flow.KeyWords]uint64) {
-	for _, s := range st.sigs() {
-		ww[s.i] |= s.m
+// widen ORs the masks of pieces into the wildcard words ww, if not nil.
+func widen(ww *[flow.KeyWords]uint64, ps []piece) {
+	if ww == nil {
+		return
+	}
+	for _, p := range ps {
+		ww[p.i] |= p.m
 	}
 }

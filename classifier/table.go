@@ -37,12 +37,16 @@ type table[T any] struct {
 	rules  []atomic.Pointer[Rule[T]]
 	shift  uint8  // 64 - log2(len(rules)): a slot is the hash's top bits
 	stride uint64 // words per record: 1 + the mask's nonzero words
-	big    bool   // too large for the caches: lookups touch records early
+	big    bool   // too large for the caches: no filters, huge pages
+	nf     int    // number of stage filters in filt (see stage.go)
+	filt   filter
 }
 
 // bigSlots is the size from which a table's records are not expected to
-// stay in the caches (16 MiB of records for a 5-word mask).
-const bigSlots = 1 << 18
+// stay in the caches (16 MiB of records for a 5-word mask). Big tables have
+// no stage filters and are backed by huge pages where the kernel allows.
+// A variable only so that tests can make small tables big.
+var bigSlots = 1 << 18
 
 const (
 	empty = 0
@@ -55,20 +59,26 @@ const (
 	low7  = 0x7f7f7f7f7f7f7f7f
 )
 
-func newTable[T any](n, nsig int) *table[T] {
+func newTable[T any](n, nsig, nf int) *table[T] {
 	shift := uint8(64)
 	for m := n; m > 1; m >>= 1 {
 		shift--
 	}
 	stride := uint64(nsig) + 1
-	return &table[T]{
+	t := &table[T]{
 		tags:   make([]atomic.Uint64, n/8),
 		recs:   make([]atomic.Uint64, uint64(n)*stride),
 		rules:  make([]atomic.Pointer[Rule[T]], n),
 		shift:  shift,
 		stride: stride,
 		big:    n >= bigSlots,
+		nf:     nf,
+		filt:   newFilter(nf, n, shift),
 	}
+	if t.big {
+		t.adviseHuge()
+	}
+	return t
 }
 
 // tagOf is the tag of a slot holding hash h.
@@ -107,15 +117,15 @@ func (t *table[T]) rec(s uint64) []atomic.Uint64 {
 	return t.recs[s*t.stride : (s+1)*t.stride]
 }
 
-// fill puts r, whose masked key words under the subtable's mask are kw,
-// into the empty slot s: record first, tag last, so that readers who see
-// the tag see the rest.
-func (t *table[T]) fill(s uint64, tag uint8, kw []uint64, r *Rule[T]) {
+// fill puts r, whose masked key words under the subtable's mask are kw and
+// whose rank is rank, into the empty slot s: record first, tag last, so
+// that readers who see the tag see the rest.
+func (t *table[T]) fill(s uint64, tag uint8, kw []uint64, rank uint64, r *Rule[T]) {
 	rec := t.rec(s)
 	for j, w := range kw {
 		rec[1+j].Store(w)
 	}
-	rec[0].Store(rankOf(r))
+	rec[0].Store(rank)
 	t.rules[s].Store(r)
 	t.setTag(s, tag)
 }

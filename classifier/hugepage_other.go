@@ -1,0 +1,6 @@
+//go:build !linux
+
+package classifier
+
+// adviseHuge does nothing where transparent huge pages do not exist.
+func adviseHuge(uintptr, uintptr) {}

@@ -1,0 +1,214 @@
+package classifier
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"tapestry/flow"
+)
+
+// TestStageMasksPartition checks that every bit of a Key belongs to exactly
+// one stage: a bit in no stage would never be hashed, a bit in two would be
+// hashed twice.
+func TestStageMasksPartition(t *testing.T) {
+	var union flow.Mask
+	for i := range stageMasks {
+		for j := i + 1; j < len(stageMasks); j++ {
+			if both := stageMasks[i].And(&stageMasks[j]); !both.IsZero() {
+				t.Errorf("stages %d and %d share bits %+v", i, j, both)
+			}
+		}
+		union = union.Or(&stageMasks[i])
+	}
+	for i, w := range union.Words() {
+		if w != ^uint64(0) {
+			t.Errorf("key word %d: stages cover %#x, want every bit", i, w)
+		}
+	}
+}
+
+// TestMakePieces checks the split of masks into stage pieces.
+func TestMakePieces(t *testing.T) {
+	tests := []struct {
+		match  string
+		pieces int
+		ends   []uint8
+	}{
+		{"in_port=1", 1, []uint8{1}},
+		{"in_port=1,metadata=2", 2, []uint8{2}},
+		{"in_port=1,nw_dst=10.0.0.1", 2, []uint8{1, 2}},
+		{"dl_type=0x800,tp_src=80", 2, []uint8{1, 2}}, // one key word, two stages
+		{"in_port=1,dl_dst=00:00:00:00:00:01,nw_src=10.0.0.1,tp_dst=80", 4, []uint8{1, 2, 3, 4}},
+		{"", 0, nil},
+	}
+	for _, tt := range tests {
+		m := match(t, tt.match)
+		ps, ends := makePieces(&m.Mask)
+		if len(ps) != tt.pieces || fmt.Sprint(ends) != fmt.Sprint(tt.ends) {
+			t.Errorf("makePieces(%q) = %d pieces, ends %v; want %d, %v", tt.match, len(ps), ends, tt.pieces, tt.ends)
+		}
+	}
+}
+
+// TestFilterNoFalseNegative checks that every key inserted into a staged
+// subtable passes every one of its stage filters, through growth.
+func TestFilterNoFalseNegative(t *testing.T) {
+	c := New[string]()
+	var keys []flow.Match
+	for i := range 2000 {
+		m := match(t, fmt.Sprintf("in_port=%d,dl_dst=00:00:00:00:%02x:%02x,nw_dst=10.0.%d.%d,tp_dst=%d", i%7, i>>8, i&0xff, i>>8, i&0xff, i%13))
+		c.Insert(&Rule[string]{Match: m, Priority: 1, Value: fmt.Sprint(i)})
+		keys = append(keys, m)
+	}
+	st := c.subtableFor(&keys[0].Mask)
+	tab := st.tab.Load()
+	if tab.nf != 3 {
+		t.Fatalf("table has %d filters, want 3", tab.nf)
+	}
+	for _, m := range keys {
+		var part [numStages]uint64
+		st.hashKey(m.Key.Words(), &part)
+		for s := range tab.nf {
+			if !tab.filt.mayHold(s, part[s]) {
+				t.Fatalf("stage %d filter rejects inserted key %+v", s, m.Key)
+			}
+		}
+	}
+}
+
+// TestTagCollision makes two keys with the same tag and home slot, so that
+// a lookup's first tag match is the wrong key and it must go on probing
+// (candidate.settle's fallback).
+func TestTagCollision(t *testing.T) {
+	c := New[string]()
+	c.Insert(rule(t, "in_port=1", 10, "a"))
+	m := match(t, "in_port=1")
+	st := c.subtableFor(&m.Mask)
+	tab := st.tab.Load()
+	var part [numStages]uint64
+	ha := st.hashKey(m.Key.Words(), &part)
+	var other flow.Match
+	for p := uint64(2); ; p++ {
+		other = match(t, fmt.Sprintf("in_port=%d", p))
+		h := st.hashKey(other.Key.Words(), &part)
+		if tagOf(h) == tagOf(ha) && h>>tab.shift == ha>>tab.shift {
+			break
+		}
+	}
+	k := other.Key
+	if got := name(c.Lookup(&k, nil)); got != "" {
+		t.Errorf("Lookup(colliding key) before insert = %q, want no match", got)
+	}
+	c.Insert(&Rule[string]{Match: other, Priority: 10, Value: "b"})
+	if st.tab.Load() != tab {
+		t.Fatal("table was rebuilt; the collision is lost")
+	}
+	if got := name(c.Lookup(&k, nil)); got != "b" {
+		t.Errorf("Lookup(colliding key) = %q, want b", got)
+	}
+	if n := testing.AllocsPerRun(100, func() { c.Lookup(&k, nil) }); n != 0 {
+		t.Errorf("Lookup allocates %v times per run", n)
+	}
+}
+
+// TestBigTablesAgainstOracle runs the oracle comparison with every table of
+// 16 slots or more treated as big: no stage filters, home-slot prefetch,
+// and tables that change from filtered to big as they grow.
+func TestBigTablesAgainstOracle(t *testing.T) {
+	defer func(n int) { bigSlots = n }(bigSlots)
+	bigSlots = 16
+	for seed := range uint64(4) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { checkOracle(t, 100+seed) })
+	}
+}
+
+// TestPrioSetMin drains a priority set from the bottom, checking min (the
+// bound a pending candidate is deferred by) after every step.
+func TestPrioSetMin(t *testing.T) {
+	for _, n := range []int{5, 40} { // the small set and the bitmap
+		var s prioSet
+		for i := range n {
+			s.add(uint16(1000 - 7*i))
+			s.add(uint16(1000 - 7*i)) // twice: the first remove keeps it
+		}
+		for i := n - 1; i >= 0; i-- {
+			want := uint16(1000 - 7*i)
+			if s.min != want {
+				t.Fatalf("n=%d: min = %d, want %d", n, s.min, want)
+			}
+			s.remove(want)
+			if s.min != want {
+				t.Fatalf("n=%d: min after removing one of two %d = %d", n, want, s.min)
+			}
+			s.remove(want)
+		}
+	}
+}
+
+// TestHashSigMatchesHashKey checks the writer's hash of a record's words
+// (hashSig, pieces found through recPos) against the hash of the whole key
+// (hashKey), full and per stage, for masks of every shape the benchmarks
+// use and masks that put two stages in one key word.
+func TestHashSigMatchesHashKey(t *testing.T) {
+	masks := benchMasks(20)
+	for _, s := range []string{"dl_type=0x800,tp_src=80", "in_port=1,dl_type=0x800,nw_proto=6,tp_dst=22", "metadata=1"} {
+		masks = append(masks, match(t, s).Mask)
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	for mi := range masks {
+		st := newSubtable[int](&masks[mi])
+		nf := max(len(st.ends)-1, 0)
+		for range 50 {
+			var k flow.Key
+			randKey(rng, &k)
+			mk := k.Masked(&masks[mi])
+			var buf [flow.KeyWords]uint64
+			var want, got [numStages]uint64
+			hk := st.hashKey(mk.Words(), &want)
+			hs := st.hashSig(st.sigKey(mk.Words(), &buf), &got, nf)
+			if hs != hk || !slices.Equal(got[:nf], want[:nf]) {
+				t.Fatalf("mask %d: hashSig = %#x, parts %x; hashKey = %#x, parts %x", mi, hs, got[:nf], hk, want[:nf])
+			}
+		}
+	}
+}
+
+// TestShrinkToFilteredTable makes a big table (no filters) shrink, in the
+// rebuild an insert triggers, into a small one with filters: the key being
+// inserted must go into the new filters, though its partial hashes were not
+// needed for the big table it was hashed for.
+func TestShrinkToFilteredTable(t *testing.T) {
+	defer func(n int) { bigSlots = n }(bigSlots)
+	bigSlots = 16
+	c := New[string]()
+	m := func(i int) flow.Match { return match(t, fmt.Sprintf("in_port=%d,nw_dst=10.0.0.%d", i%5, i&0xff)) }
+	for i := range 12 {
+		c.Insert(&Rule[string]{Match: m(i), Priority: 1, Value: fmt.Sprint(i)})
+	}
+	first := m(0)
+	st := c.subtableFor(&first.Mask)
+	if tab := st.tab.Load(); tab.nf != 0 || !tab.big {
+		t.Fatalf("table of %d slots has %d filters, big %v; want a big table", len(tab.rules), tab.nf, tab.big)
+	}
+	for i := range 11 {
+		mi := m(i)
+		c.Remove(&mi, 1)
+	}
+	// Each new key takes a fresh slot and leaves a tombstone, until the
+	// tombstones force a rebuild sized for the two live keys.
+	for i := 12; i < 200; i++ {
+		mi := m(i)
+		c.Insert(&Rule[string]{Match: mi, Priority: 1, Value: fmt.Sprint(i)})
+		if tab := st.tab.Load(); tab.nf > 0 {
+			k := mi.Key
+			if got := name(c.Lookup(&k, nil)); got != fmt.Sprint(i) {
+				t.Fatalf("after shrinking to %d slots: Lookup(key %d) = %q, want %d", len(tab.rules), i, got, i)
+			}
+			return
+		}
+		c.Remove(&mi, 1)
+	}
+	t.Fatal("the table never shrank below bigSlots")
+}
