@@ -49,6 +49,9 @@ type Backend interface {
 	// Netfilter runs iptables, iptables-save, iptables-restore or
 	// conntrack in namespace ns.
 	Netfilter(ctx context.Context, ns string, req ToolRequest) (ToolResult, error)
+	// ConntrackEvents runs conntrack -E in namespace ns, calling emit for
+	// each event line until ctx ends (see conntrack.go).
+	ConntrackEvents(ctx context.Context, ns string, req ExecRequest, emit func(PingLine)) error
 	// Cloud serves Neutron's API v2.0 (/v2.0/...) and the servers API
 	// (/v2.1/servers); package cloud has the handler.
 	Cloud() http.Handler
@@ -86,6 +89,7 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("POST /v1/netns/{ns}/sysctl", s.postSysctl)
 	mux.HandleFunc("POST /v1/netns/{ns}/ping", s.postPing)
 	mux.HandleFunc("POST /v1/netns/{ns}/netfilter", s.postNetfilter)
+	mux.HandleFunc("POST /v1/netns/{ns}/conntrack-events", s.postConntrackEvents)
 	if h := b.Cloud(); h != nil {
 		mux.Handle("/v2.0/", h)
 		mux.Handle("/v2.1/", h)

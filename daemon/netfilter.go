@@ -208,19 +208,23 @@ func savedTables(ns *netstack.Namespace) string {
 	return iptables.Save(ns.Netfilter(), iptables.SaveOptions{})
 }
 
-// conntrackCmd is conntrack(8): -L, -D and -F with the original-direction
-// filters -s, -d, -p, --sport, --dport, -m and --zone.
+// conntrackCmd is conntrack(8): -L, -D, -F, -C and -S with the
+// original-direction filters -s, -d, -p, --sport, --dport, -m and --zone.
+// -E streams and has its own request (conntrack_events.go).
 func conntrackCmd(ns *netstack.Namespace, args []string) api.ToolResult {
-	cmd, f, err := parseConntrack(args)
-	if err != nil {
-		return api.ToolResult{Stderr: conntrackVersion + err.Error() + "\nTry `conntrack -h' or 'conntrack --help' for more information.\n", ExitCode: 2}
+	c, err := parseConntrack(args)
+	if err == nil && c.Cmd == "-E" {
+		err = toolError("-E streams events: run it through the conntrack-events request")
 	}
-	t := ns.Conntrack()
+	if err != nil {
+		return conntrackUsage(err)
+	}
+	t, f := ns.Conntrack(), c.Filter
 	now := time.Now().UnixNano()
 	if c := ns.Clock(); c != nil {
 		now = c.Now().UnixNano()
 	}
-	switch cmd {
+	switch c.Cmd {
 	case "-F":
 		t.Flush()
 		return api.ToolResult{Stderr: conntrackVersion + "connection tracking table has been emptied.\n"}
@@ -232,9 +236,18 @@ func conntrackCmd(ns *netstack.Namespace, args []string) api.ToolResult {
 			r.ExitCode = 1
 		}
 		return r
+	case "-C":
+		return api.ToolResult{Stdout: conntrackCount(t)}
+	case "-S":
+		return api.ToolResult{Stdout: conntrackStats(t)}
 	}
 	lines, summary := t.Dump(f, now)
 	return api.ToolResult{Stdout: joinLines(lines), Stderr: summary + "\n"}
+}
+
+// conntrackUsage is conntrack's exit 2 for a bad command line.
+func conntrackUsage(err error) api.ToolResult {
+	return api.ToolResult{Stderr: conntrackVersion + err.Error() + "\nTry `conntrack -h' or 'conntrack --help' for more information.\n", ExitCode: 2}
 }
 
 // toolError is a message in the tool's own words (capitalised as the
@@ -243,41 +256,86 @@ type toolError string
 
 func (e toolError) Error() string { return string(e) }
 
-// parseConntrack reads conntrack's command and filter options.
-func parseConntrack(args []string) (string, *conntrack.Filter, error) {
-	cmd := ""
-	f := &conntrack.Filter{}
+// ctCommand is one parsed conntrack command line.
+type ctCommand struct {
+	Cmd    string // -L, -D, -F, -C, -S or -E
+	Filter *conntrack.Filter
+	Events eventMask // -E only; every type unless -e narrows it
+}
+
+// ctCommands maps conntrack's command options to their short forms.
+var ctCommands = map[string]string{
+	"-L": "-L", "--dump": "-L", "-F": "-F", "--flush": "-F", "-D": "-D", "--delete": "-D",
+	"-E": "-E", "--event": "-E", "-C": "-C", "--count": "-C", "-S": "-S", "--stats": "-S",
+}
+
+// parseConntrack reads conntrack's command and filter options. -C and -S
+// take no option, as conntrack-tools names it: "Illegal option `--src'
+// with this command".
+func parseConntrack(args []string) (ctCommand, error) {
+	c := ctCommand{Filter: &conntrack.Filter{}, Events: allEvents}
+	var opts []string // the options given, by conntrack-tools' long name
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		switch a {
-		case "-L", "--dump", "-F", "--flush", "-D", "--delete":
-			if cmd != "" {
-				return "", nil, toolError("Invalid parameters")
+		if cmd, ok := ctCommands[a]; ok {
+			if c.Cmd != "" {
+				return ctCommand{}, toolError("Invalid commands combination")
 			}
-			cmd = map[string]string{"--dump": "-L", "--flush": "-F", "--delete": "-D"}[a]
-			if cmd == "" {
-				cmd = a
-			}
+			c.Cmd = cmd
 			continue
-		case "-n", "--src-nat", "-g", "--dst-nat", "-o", "--output", "-e", "--event-mask":
+		}
+		switch a {
+		case "-n", "--src-nat", "-g", "--dst-nat", "-o", "--output":
 			// Output formats other than the default are not produced.
-			return "", nil, fmt.Errorf("option `%s' is not supported by tapestry", a)
+			return ctCommand{}, fmt.Errorf("option `%s' is not supported by tapestry", a)
 		}
 		if !strings.HasPrefix(a, "-") {
-			return "", nil, fmt.Errorf("unknown option `%s'", a)
+			return ctCommand{}, fmt.Errorf("unknown option `%s'", a)
 		}
 		if i+1 >= len(args) {
-			return "", nil, fmt.Errorf("option `%s' requires an argument", a)
+			return ctCommand{}, fmt.Errorf("option `%s' requires an argument", a)
 		}
 		i++
-		if err := conntrackFilter(f, a, args[i]); err != nil {
-			return "", nil, err
+		opts = append(opts, ctOptionName(a))
+		var err error
+		if a == "-e" || a == "--event-mask" {
+			c.Events, err = parseEventMask(args[i])
+		} else {
+			err = conntrackFilter(c.Filter, a, args[i])
+		}
+		if err != nil {
+			return ctCommand{}, err
 		}
 	}
-	if cmd == "" {
-		cmd = "-L"
+	if c.Cmd == "" {
+		c.Cmd = "-L"
 	}
-	return cmd, f, nil
+	for _, o := range opts {
+		if c.Cmd == "-C" || c.Cmd == "-S" || o == "event-mask" && c.Cmd != "-E" {
+			return ctCommand{}, toolError("Illegal option `--" + o + "' with this command")
+		}
+	}
+	return c, nil
+}
+
+// ctOptionName is the long name conntrack-tools gives an option in its
+// messages.
+func ctOptionName(opt string) string {
+	switch opt {
+	case "-s", "--src", "--orig-src":
+		return "src"
+	case "-d", "--dst", "--orig-dst":
+		return "dst"
+	case "-p", "--proto", "--protonum":
+		return "protonum"
+	case "-m", "--mark":
+		return "mark"
+	case "-w", "--zone":
+		return "zone"
+	case "-e", "--event-mask":
+		return "event-mask"
+	}
+	return strings.TrimLeft(opt, "-")
 }
 
 func conntrackFilter(f *conntrack.Filter, opt, v string) error {
@@ -293,7 +351,7 @@ func conntrackFilter(f *conntrack.Filter, opt, v string) error {
 		} else {
 			f.Dst = a
 		}
-	case "-p", "--proto":
+	case "-p", "--proto", "--protonum":
 		switch strings.ToLower(v) {
 		case "tcp":
 			f.Proto = packet.ProtoTCP
@@ -304,7 +362,7 @@ func conntrackFilter(f *conntrack.Filter, opt, v string) error {
 		default:
 			n, err := strconv.ParseUint(v, 10, 8)
 			if err != nil {
-				return fmt.Errorf("proto `%s' not found", v)
+				return fmt.Errorf("`%s' unsupported protocol", v)
 			}
 			f.Proto = uint8(n)
 		}

@@ -252,6 +252,7 @@ func (d *Daemon) buildNS(c *nsConf) { d.buildNSGroup([]string{c.Name}) }
 func (d *Daemon) buildNSGroup(names []string) {
 	for _, name := range names {
 		d.nsrt[name] = netstack.NewNamespace(name, d.nsClock)
+		d.rebindConntrackEvents(name, d.nsrt[name].Conntrack()) // running conntrack -E follow
 	}
 	for _, name := range names {
 		d.addLinks(d.netns[name], d.nsrt[name])

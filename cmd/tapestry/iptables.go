@@ -26,6 +26,9 @@ var netfilterTools = map[string]bool{"iptables": true, "iptables-save": true, "i
 // exit status. iptables-restore reads its rules from stdin, or from the
 // file named by its last non-option argument as the real tool does.
 func runNetfilterTool(ns, tool string, args []string, stdout, stderr io.Writer) int {
+	if tool == "conntrack" && isConntrackEvents(args) {
+		return runConntrackEvents(ns, args, stdout, stderr) // streams (conntrack_events.go)
+	}
 	req := api.ToolRequest{Tool: tool, Args: args}
 	if tool == "iptables-restore" {
 		var in io.Reader = netfilterStdin
