@@ -90,7 +90,7 @@ func (c *conn) dispatch(msg openflow.Message, xid uint32, raw []byte) error {
 		return c.packetOut(m)
 	case *openflow.FlowMod:
 		dropOutputMaxLen(m.Actions)
-		c.applyOne(m, xid, raw)
+		c.applyOne([]openflow.FlowMod{*m}, xid, raw)
 	case *openflow.GroupMod:
 		return c.groupMod(m)
 	case *openflow.PortMod:
@@ -409,10 +409,10 @@ func (c *conn) apply(b *flowModBatch) {
 	if len(b.fms) == 0 {
 		return
 	}
-	ch, err := c.a.sw.FlowMods(b.fms)
+	ch, err := c.a.flowMods(b.fms)
 	if err != nil && len(b.fms) > 1 {
 		for i := range b.fms {
-			c.applyOne(&b.fms[i], b.reqs[i].xid, b.reqs[i].head[:b.reqs[i].n])
+			c.applyOne(b.fms[i:i+1], b.reqs[i].xid, b.reqs[i].head[:b.reqs[i].n])
 		}
 		return
 	}
@@ -426,15 +426,17 @@ func (c *conn) apply(b *flowModBatch) {
 	}
 }
 
-// applyOne applies a single flow mod and answers its failure.
-func (c *conn) applyOne(fm *openflow.FlowMod, xid uint32, raw []byte) {
-	ch, err := c.a.sw.FlowMods([]openflow.FlowMod{*fm})
+// applyOne applies the flow mod in one, a one-element batch (a sub-slice
+// of the batch being replayed, so nothing is copied), and answers its
+// failure.
+func (c *conn) applyOne(one []openflow.FlowMod, xid uint32, raw []byte) {
+	ch, err := c.a.flowMods(one)
 	if err != nil {
 		c.replyError(xid, mapBridgeError(err), raw)
 		return
 	}
 	c.a.flowsChanged(ch)
-	c.checkBuffer(fm, xid, raw)
+	c.checkBuffer(&one[0], xid, raw)
 }
 
 // checkBuffer: a flow mod naming a buffer is applied (the buffer only
@@ -444,6 +446,24 @@ func (c *conn) checkBuffer(fm *openflow.FlowMod, xid uint32, raw []byte) {
 	if fm.BufferID != openflow.NoBuffer && (fm.Command == openflow.FlowAdd || fm.Command == openflow.FlowModify || fm.Command == openflow.FlowModifyStrict) {
 		c.replyError(xid, codecErr(openflow.ErrBadRequest, openflow.BRCBufferUnknown, "buffer %d", fm.BufferID), raw)
 	}
+}
+
+// flowApplier is implemented by a switch that can apply flow mods without
+// reporting the added flows' statistics (*ofproto.Bridge.ApplyFlowMods).
+type flowApplier interface {
+	ApplyFlowMods(fms []openflow.FlowMod) (ofproto.FlowChanges, error)
+}
+
+// flowMods applies fms as one batch. Without an OnFlowChanges consumer
+// nobody reads the added flows' statistics, so the agent asks the switch
+// not to build them: copying a FlowStats (about 450 bytes) for every added
+// flow was most of the garbage, and so of the GC work, of a bulk load.
+// Removed flows are reported either way (flow-removed messages need them).
+func (a *Agent) flowMods(fms []openflow.FlowMod) (ofproto.FlowChanges, error) {
+	if ap, ok := a.sw.(flowApplier); ok && a.cfg.OnFlowChanges == nil {
+		return ap.ApplyFlowMods(fms)
+	}
+	return a.sw.FlowMods(fms)
 }
 
 func (a *Agent) flowsChanged(ch ofproto.FlowChanges) {
