@@ -1,12 +1,7 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
 )
 
@@ -25,67 +20,14 @@ import (
 // commands (-L, -D, -F, -C, -S) go through the netfilter request.
 
 func (s *server) postConntrackEvents(w http.ResponseWriter, r *http.Request) {
-	var req ExecRequest
-	if err := decodeJSONBody(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	started := false
-	enc := json.NewEncoder(w)
-	flusher, _ := w.(http.Flusher)
-	emit := func(l PingLine) {
-		if !started {
-			started = true
-			w.Header().Set("Content-Type", "application/x-ndjson")
-			w.WriteHeader(http.StatusOK)
-		}
-		_ = enc.Encode(l) // a client gone away is noticed through the request context
-		if flusher != nil {
-			flusher.Flush()
-		}
-	}
-	if err := s.b.ConntrackEvents(r.Context(), r.PathValue("ns"), req, emit); err != nil {
-		if started {
-			s.log.Error("conntrack events failed mid-stream", "netns", r.PathValue("ns"), "err", err)
-			return
-		}
-		s.fail(w, r, err)
-	}
+	s.streamLines(w, r, "conntrack events", s.b.ConntrackEvents)
 }
 
 // ConntrackEvents runs conntrack -E with args in namespace ns, calling
 // line for every line as it arrives, until ctx is cancelled (then it
-// returns ctx's error) or the stream ends with a status.
+// returns ctx's error) or the stream ends with a status. The reply begins
+// with the first event: until then the request waits, and a cancel ends
+// the wait.
 func (c *Client) ConntrackEvents(ctx context.Context, ns string, args []string, line func(PingLine)) (int, error) {
-	b, err := json.Marshal(ExecRequest{Args: args})
-	if err != nil {
-		return 0, fmt.Errorf("api: %w", err)
-	}
-	// The reply begins with the first event: until then the request
-	// waits here, and a cancel ends the wait.
-	resp, err := c.do(ctx, http.MethodPost, netnsPath(ns, "conntrack-events"), nil, bytes.NewReader(b), "application/json")
-	if err != nil {
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
-		}
-		return 0, err
-	}
-	defer resp.Body.Close()
-	dec := json.NewDecoder(resp.Body)
-	for {
-		var l PingLine
-		if err := dec.Decode(&l); err != nil {
-			if ctx.Err() != nil {
-				return 0, ctx.Err()
-			}
-			if errors.Is(err, io.EOF) {
-				return 0, fmt.Errorf("api: conntrack event stream ended without a status")
-			}
-			return 0, fmt.Errorf("api: reading conntrack events: %w", err)
-		}
-		if l.Done {
-			return l.ExitCode, nil
-		}
-		line(l)
-	}
+	return c.streamLines(ctx, netnsPath(ns, "conntrack-events"), "conntrack event", args, line)
 }

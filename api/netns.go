@@ -103,6 +103,15 @@ func (s *server) postNetfilter(w http.ResponseWriter, r *http.Request) {
 // postPing streams one JSON PingLine per output line, flushing each so
 // that the user sees replies as they arrive, as with ping itself.
 func (s *server) postPing(w http.ResponseWriter, r *http.Request) {
+	s.streamLines(w, r, "ping", s.b.Ping)
+}
+
+// streamLines runs a streaming tool (ping, conntrack -E) of the namespace
+// in the path and writes each line it emits as one NDJSON PingLine,
+// flushed at once. An error before the first line is an ordinary error
+// reply; after it, only the log hears of it.
+func (s *server) streamLines(w http.ResponseWriter, r *http.Request, tool string,
+	run func(ctx context.Context, ns string, req ExecRequest, emit func(PingLine)) error) {
 	var req ExecRequest
 	if err := decodeJSONBody(r, &req); err != nil {
 		s.fail(w, r, err)
@@ -123,9 +132,9 @@ func (s *server) postPing(w http.ResponseWriter, r *http.Request) {
 			flusher.Flush()
 		}
 	}
-	if err := s.b.Ping(r.Context(), r.PathValue("ns"), req, emit); err != nil {
+	if err := run(r.Context(), r.PathValue("ns"), req, emit); err != nil {
 		if started {
-			s.log.Error("ping failed mid-stream", "netns", r.PathValue("ns"), "err", err)
+			s.log.Error(tool+" failed mid-stream", "netns", r.PathValue("ns"), "err", err)
 			return
 		}
 		s.fail(w, r, err)
@@ -160,12 +169,22 @@ func (c *Client) Netfilter(ctx context.Context, ns string, req ToolRequest) (Too
 // Ping runs ping(8) with args in namespace ns, calling line for every
 // output line as it arrives, and returns ping's exit status.
 func (c *Client) Ping(ctx context.Context, ns string, args []string, line func(PingLine)) (int, error) {
+	return c.streamLines(ctx, netnsPath(ns, "ping"), "ping", args, line)
+}
+
+// streamLines posts args to a streaming tool's path and calls line for
+// each line until the Done line, whose status it returns. Once ctx is
+// cancelled it returns ctx's error.
+func (c *Client) streamLines(ctx context.Context, path, tool string, args []string, line func(PingLine)) (int, error) {
 	b, err := json.Marshal(ExecRequest{Args: args})
 	if err != nil {
 		return 0, fmt.Errorf("api: %w", err)
 	}
-	resp, err := c.do(ctx, http.MethodPost, netnsPath(ns, "ping"), nil, bytes.NewReader(b), "application/json")
+	resp, err := c.do(ctx, http.MethodPost, path, nil, bytes.NewReader(b), "application/json")
 	if err != nil {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
 		return 0, err
 	}
 	defer resp.Body.Close()
@@ -173,10 +192,13 @@ func (c *Client) Ping(ctx context.Context, ns string, args []string, line func(P
 	for {
 		var l PingLine
 		if err := dec.Decode(&l); err != nil {
-			if errors.Is(err, io.EOF) {
-				return 0, fmt.Errorf("api: ping stream ended without a status")
+			if ctx.Err() != nil {
+				return 0, ctx.Err()
 			}
-			return 0, fmt.Errorf("api: reading ping output: %w", err)
+			if errors.Is(err, io.EOF) {
+				return 0, fmt.Errorf("api: %s stream ended without a status", tool)
+			}
+			return 0, fmt.Errorf("api: reading %s output: %w", tool, err)
 		}
 		if l.Done {
 			return l.ExitCode, nil
