@@ -51,6 +51,8 @@ func (c *conn) experimenter(m *openflow.Experimenter) error {
 			return codecErr(openflow.ErrBadRequest, openflow.BRCEPerm, "flow format %d", f)
 		}
 		return nil
+	case openflow.NXTGroupMod:
+		return c.nxGroupMod(body)
 	}
 	return codecErr(openflow.ErrBadRequest, openflow.BRCBadExpType, "nicira subtype %d", sub)
 }

@@ -26,6 +26,12 @@ const (
 // niciraStats answers an OpenFlow 1.0 Nicira vendor stats request.
 // m.Body is what follows the vendor id.
 func (c *conn) niciraStats(m *openflow.MultipartRequest, xid uint32) error {
+	if gr, ok, err := openflow.DecodeNXGroupStatsRequest(m); ok {
+		if err == nil {
+			c.nxGroupStats(gr, xid)
+		}
+		return err
+	}
 	sub, filter, err := parseNXStatsRequest(m.Body)
 	if err != nil {
 		return err

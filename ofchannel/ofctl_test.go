@@ -114,13 +114,42 @@ func TestOvsOfctl(t *testing.T) {
 			}
 			run("del-flows")
 			dump()
+			// Groups: with OpenFlow 1.0 ovs-ofctl uses the Nicira
+			// NXT_GROUP_MOD and NXST_GROUP* extensions (nxgroup.go).
+			run("add-group", "group_id=1,type=all,bucket=output:1")
+			run("add-group", "group_id=2,type=select,bucket=weight:5,output:1,bucket=output:2")
+			if out, err := ofctl(t, tb.sock, v, "add-group", "group_id=1,type=all,bucket=output:2"); err == nil || !strings.Contains(out, "OFPGMFC_GROUP_EXISTS") {
+				t.Errorf("duplicate add-group: err %v, output %q, want OFPGMFC_GROUP_EXISTS", err, out)
+			}
+			// As a real Open vSwitch 3.1 bridge prints them: Nicira (1.0)
+			// group descs carry OpenFlow 1.5 buckets, with bucket ids.
+			wantGroups := []string{
+				"group_id=1,type=all,bucket=actions=output:1",
+				"group_id=2,type=select,bucket=weight:5,actions=output:1,bucket=actions=output:2",
+			}
 			if v == "OpenFlow10" {
-				// OpenFlow 1.0 has no groups; ovs-ofctl sends the Nicira
-				// NXT_GROUP_MOD extension, which tapestry lacks.
-				out, err := ofctl(t, tb.sock, v, "add-group", "group_id=1,type=all,bucket=output:1")
-				if err == nil || !strings.Contains(out, "OFPBRC_BAD_SUBTYPE") {
-					t.Errorf("add-group: err %v, output %q, want OFPBRC_BAD_SUBTYPE", err, out)
+				wantGroups = []string{
+					"group_id=1,type=all,bucket=bucket_id:0,actions=output:1",
+					"group_id=2,type=select,bucket=bucket_id:0,weight:5,actions=output:1,bucket=bucket_id:1,actions=output:2",
 				}
+			}
+			out = run("dump-groups")
+			if diff := cmp.Diff(wantGroups, ofctlLines(out)); diff != "" {
+				t.Errorf("dump-groups (-want +got):\n%s", diff)
+			}
+			if out := run("dump-group-stats"); !strings.Contains(out, "group_id=2,duration=X,ref_count=0,packet_count=0,byte_count=0,bucket0:packet_count=0,byte_count=0,bucket1:packet_count=0,byte_count=0") {
+				t.Errorf("dump-group-stats:\n%s", out)
+			}
+			if out := run("dump-group-features"); !strings.Contains(out, "max_groups=") || !strings.Contains(out, "Types:  0xf") {
+				t.Errorf("dump-group-features:\n%s", out)
+			}
+			run("del-groups", "group_id=1")
+			if got := ofctlLines(run("dump-groups")); len(got) != 1 || !strings.HasPrefix(got[0], "group_id=2,") {
+				t.Errorf("dump-groups after deleting group 1: %q", got)
+			}
+			run("del-groups")
+			if got := ofctlLines(run("dump-groups")); len(got) != 0 {
+				t.Errorf("dump-groups after del-groups: %q", got)
 			}
 			// packet-out to the pipeline.
 			run("packet-out", "in_port=1 packet=ffffffffffff020000000001080600010800060400010200000000010a0000010000000000000a000002 actions=table")

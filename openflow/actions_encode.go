@@ -70,7 +70,7 @@ func (e *actionEncoder) append(dst []byte, a *Action) ([]byte, error) {
 		return pad(nxHeader(dst, 16, nxastPopQueue), 6), nil
 	case ActGroup:
 		if v10 {
-			return dst, fmt.Errorf("openflow: group action needs OpenFlow 1.1 or later")
+			return put32(pad(nxHeader(dst, 16, nxastGroup), 2), a.Group), nil
 		}
 		return put32(act8(dst, at13Group), a.Group), nil
 	case ActModDlSrc, ActModDlDst, ActModNwSrc, ActModNwDst, ActModNwTos, ActModNwECN,

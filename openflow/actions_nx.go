@@ -65,6 +65,8 @@ func decodeExperimenterAction(version uint8, b []byte) (Action, error) {
 		return nxFixed(b, 16, Action{Type: ActDecMPLSTTL})
 	case nxastSetMPLSLabel:
 		return nxFixed(b, 16, setFieldAction(flow.FieldMplsLabel, flow.U64(uint64(be32(body[2:])))))
+	case nxastGroup:
+		return nxFixed(b, 16, Action{Type: ActGroup, Group: be32(body[2:])})
 	case nxastSetMPLSTC:
 		return nxFixed(b, 16, setFieldAction(flow.FieldMplsTC, flow.U64(uint64(body[0]))))
 	}

@@ -364,6 +364,10 @@ func t10(t ErrorType) uint16 {
 		return Err10BadAction
 	case ErrFlowModFailed:
 		return Err10FlowModFailed
+	case ErrGroupModFailed:
+		// Open vSwitch sends group errors to an OpenFlow 1.0 peer
+		// (NXT_GROUP_MOD) with their OpenFlow 1.1 type and code.
+		return uint16(ErrGroupModFailed)
 	}
 	return Err10BadRequest
 }
@@ -434,6 +438,8 @@ func ErrorCodeFor(version uint8, t ErrorType, code uint16) (wireType, wireCode u
 		}
 	case ErrQueueOpFailed:
 		return Err10QueueOpFailed, code, 0
+	case ErrGroupModFailed:
+		return Err10NiciraVendor, code, 0
 	}
 	return Err10NiciraVendor, niciraErrorUnencodable, 0
 }

@@ -124,6 +124,7 @@ var ovsFlows10 = []string{
 	"actions=controller(reason=no_match,max_len=200,id=3),note:01020304,set_queue:5,enqueue:2:7,CONTROLLER:64",
 	"ip,actions=mod_nw_ecn:2,mod_nw_ttl:9,push_mpls:0x8847,set_mpls_ttl(10),dec_mpls_ttl,output:1",
 	"actions=goto_table:4",
+	"in_port=1,actions=group:1",
 	"udp,tp_src=53,actions=mod_tp_src:99,output:LOCAL",
 	"cookie=0x1234,idle_timeout=10,hard_timeout=20,send_flow_rem,priority=5,actions=output:1",
 }
