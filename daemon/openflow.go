@@ -31,8 +31,9 @@ func (d *Daemon) startAgent(rt *bridgeRT, bc *bridgeConf) {
 		Now:       d.cfg.Now,
 		Software:  "tapestry",
 		// Flows a controller or ovs-ofctl sets over OpenFlow are desired
-		// state like any other and survive a restart.
-		// (group-committed by flowLog: see flowlog.go).
+		// state like any other and survive a restart. The hook runs on
+		// the connection's goroutine and only queues the changes; the
+		// flow log formats and group-commits them (see flowlog.go).
 		OnFlowChanges:  func(ch ofproto.FlowChanges) { d.flows.add(name, ch) },
 		OnGroupChanges: func() { d.groupsChanged(rt) },
 		FlowRemoved: func(fs openflow.FlowStats, reason uint8) {
