@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
@@ -161,7 +162,12 @@ func TestFloatingIPsUserspace(t *testing.T) {
 		t.Errorf("the DNAT of 172.24.4.228 does not name its floating IP:\n%s", nat)
 	}
 	port := id("cloud port-show vm1-nic0")
-	cookie := "cookie=0x" + strings.ReplaceAll(port, "-", "")[:16]
+	// dump-flows prints the cookie in hex without leading zeros.
+	c64, err := strconv.ParseUint(strings.ReplaceAll(port, "-", "")[:16], 16, 64)
+	if err != nil {
+		t.Fatalf("port id %q: %v", port, err)
+	}
+	cookie := fmt.Sprintf("cookie=%#x,", c64)
 	if !strings.Contains(tp("ofctl dump-flows br-int"), cookie) {
 		t.Errorf("no flow on br-int with vm1-nic0's cookie %s", cookie)
 	}
