@@ -310,13 +310,7 @@ func vethHost(t *testing.T, swEnd, swNS, hostEnd, hostNS, addr string) {
 // in the root namespace would collide on the ovs-netdev device.
 func startOVS(t *testing.T) (env []string) {
 	t.Helper()
-	if _, err := exec.LookPath("ovs-vswitchd"); err != nil {
-		if os.Getenv("CI") == "true" {
-			// make test installs it: a missing tool in CI is a failure, not a skip.
-			t.Fatal("needs Open vSwitch (apt-get install openvswitch-switch)")
-		}
-		t.Skip("needs Open vSwitch (apt-get install openvswitch-switch)")
-	}
+	needTool(t, "ovs-vswitchd", "openvswitch-switch")
 	dir := t.TempDir()
 	env = append(os.Environ(), "OVS_RUNDIR="+dir, "OVS_LOGDIR="+dir, "OVS_DBDIR="+dir, "OVS_SYSCONFDIR="+dir)
 	clean := func() {

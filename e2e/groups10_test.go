@@ -45,9 +45,7 @@ var g10Setup = [][]string{
 // del-groups takes the flows with it.
 func TestGroups10WithOvsOfctl(t *testing.T) {
 	needRoot(t)
-	if _, err := exec.LookPath("ovs-ofctl"); err != nil {
-		t.Skip("ovs-ofctl not installed (make deps installs openvswitch-common)")
-	}
+	needTool(t, "ovs-ofctl", "openvswitch-common")
 	groups10Topology(t)
 	d := newDaemon(t)
 	d.run("vsctl", "add-br", g10Bridge)

@@ -45,9 +45,7 @@ func blankGroupStats(s string) string {
 // crash keeps them; del-groups takes the flows with it and stops the ping.
 func TestGroupsWithOvsOfctl(t *testing.T) {
 	needRoot(t)
-	if _, err := exec.LookPath("ovs-ofctl"); err != nil {
-		t.Skip("ovs-ofctl not installed (make deps installs openvswitch-common)")
-	}
+	needTool(t, "ovs-ofctl", "openvswitch-common")
 	groupTopology(t)
 	d := newDaemon(t)
 	d.run("vsctl", "add-br", grpBridge)

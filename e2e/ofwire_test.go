@@ -46,13 +46,7 @@ type tpnOVS struct {
 func startTpnOVS(t *testing.T) *tpnOVS {
 	t.Helper()
 	for _, b := range []string{"ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovsdb-tool"} {
-		if _, err := exec.LookPath(b); err != nil {
-			if os.Getenv("CI") == "true" {
-				// make test installs it: a missing tool in CI is a failure, not a skip.
-				t.Fatalf("%s not installed", b)
-			}
-			t.Skipf("%s not installed", b)
-		}
+		needTool(t, b, "openvswitch-switch")
 	}
 	dir, err := os.MkdirTemp("", "tpn-ovs")
 	if err != nil {
@@ -257,13 +251,7 @@ type tshark struct {
 
 func startTshark(t *testing.T, ports ...string) *tshark {
 	t.Helper()
-	if _, err := exec.LookPath("tshark"); err != nil {
-		if os.Getenv("CI") == "true" {
-			// make test installs it: a missing tool in CI is a failure, not a skip.
-			t.Fatal("tshark not installed")
-		}
-		t.Skip("tshark not installed")
-	}
+	needTool(t, "tshark", "tshark")
 	file := filepath.Join(t.TempDir(), "of.pcapng")
 	filter := "tcp port " + strings.Join(ports, " or tcp port ")
 	ts := &tshark{cmd: exec.Command("tshark", "-i", "lo", "-f", filter, "-w", file), file: file}
@@ -343,13 +331,7 @@ func (ts *tshark) check(t *testing.T, ports ...string) map[string]bool {
 func TestOsKenLearningSwitch(t *testing.T) {
 	needRoot(t)
 	manager := "/usr/bin/osken-manager"
-	if _, err := os.Stat(manager); err != nil {
-		if os.Getenv("CI") == "true" {
-			// make test installs it: a missing tool in CI is a failure, not a skip.
-			t.Fatal("python3-os-ken not installed")
-		}
-		t.Skip("python3-os-ken not installed")
-	}
+	needTool(t, manager, "python3-os-ken")
 	capture := startTshark(t, osKenPort, ptcpPort)
 	app, err := filepath.Abs("testdata/tpn_learn13.py")
 	if err != nil {

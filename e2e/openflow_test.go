@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -15,13 +14,7 @@ import (
 // survive a crash of the daemon.
 func TestOvsOfctlOverManagementSocket(t *testing.T) {
 	needRoot(t)
-	if _, err := exec.LookPath("ovs-ofctl"); err != nil {
-		if os.Getenv("CI") == "true" {
-			// make test installs it: a missing tool in CI is a failure, not a skip.
-			t.Fatal("ovs-ofctl not installed (make test installs openvswitch-common)")
-		}
-		t.Skip("ovs-ofctl not installed (make test installs openvswitch-common)")
-	}
+	needTool(t, "ovs-ofctl", "openvswitch-common")
 	d := newDaemon(t)
 	d.run("vsctl", "add-br", "e2ebr0")
 	sock := "unix:" + filepath.Join(d.runDir, "e2ebr0.mgmt")
