@@ -83,6 +83,16 @@ type NamespacePlan struct {
 	Sysctls  []Sysctl    `json:"sysctls"` // in order
 	Routes   []RoutePlan `json:"routes"`
 	Iptables []ChainPlan `json:"iptables"` // chains in creation order
+	// NAT are the floating IPs a router translates. Their connections
+	// are deleted from conntrack when one goes away, as the L3 agent does.
+	NAT []NATPlan `json:"nat,omitempty"`
+}
+
+// NATPlan is one floating IP of a router and the fixed IP it maps to.
+type NATPlan struct {
+	FloatingIP netip.Addr `json:"floating_ip"`
+	FixedIP    netip.Addr `json:"fixed_ip"`
+	Origin     string     `json:"origin"`
 }
 
 // LinkPlan is an interface of a namespace: the namespace end of internal

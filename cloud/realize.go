@@ -389,6 +389,9 @@ func (x *realizer) routerNamespace(r *Router) NamespacePlan {
 		ns.Routes = x.routerRoutes(r, ns.Links, qg)
 	}
 	ns.Iptables = x.routerNAT(r, qg, fips)
+	for _, f := range fips {
+		ns.NAT = append(ns.NAT, NATPlan{FloatingIP: f.FloatingIPAddress, FixedIP: f.FixedIPAddress, Origin: origin("floatingip", f.ID)})
+	}
 	return ns
 }
 

@@ -722,6 +722,23 @@ func TestRealizeDisassociate(t *testing.T) {
 	if len(after) != len(before)-len(want)+1 { // the qg- line changed, not vanished
 		t.Errorf("disassociating changed %d lines to %d, want %d", len(before), len(after), len(before)-len(want)+1)
 	}
+	// The router's NAT list, from which the daemon deletes the connections
+	// of a floating IP that went away, loses exactly that one.
+	nat := func(s *cloud.State) []string {
+		var out []string
+		for _, n := range cloud.Realize(s).Namespaces {
+			for _, f := range n.NAT {
+				out = append(out, f.FloatingIP.String()+"->"+f.FixedIP.String())
+			}
+		}
+		return out
+	}
+	if diff := cmp.Diff([]string{"172.24.4.230->10.0.0.6", "172.24.4.231->10.0.0.5"}, nat(twoFixedIPs(true))); diff != "" {
+		t.Errorf("NAT with both floating IPs (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"172.24.4.231->10.0.0.5"}, nat(twoFixedIPs(false))); diff != "" {
+		t.Errorf("NAT after disassociating (-want +got):\n%s", diff)
+	}
 }
 
 func BenchmarkRealize(b *testing.B) {

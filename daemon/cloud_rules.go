@@ -1,13 +1,13 @@
 package daemon
 
 import (
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"tapestry/api"
 	"tapestry/cloud"
+	"tapestry/iptables"
 	"tapestry/ofctl"
 	"tapestry/openflow"
 )
@@ -28,13 +28,18 @@ func (a *planApply) iptables(n, old *cloud.NamespacePlan) {
 		return nil
 	}
 	// Every chain first, so that a jump never names a chain not made yet.
-	for _, c := range n.Iptables {
-		if !c.Builtin && a.iptablesTool(n.Name, "-t", c.Table, "-S", c.Chain).ExitCode != 0 {
-			a.iptablesRun(n.Name, "-t", c.Table, "-N", c.Chain)
+	have := make([][]string, len(n.Iptables))
+	ok := make([]bool, len(n.Iptables))
+	for i, c := range n.Iptables {
+		have[i], ok[i] = a.chainRules(n.Name, c.Table, c.Chain)
+		if !ok[i] && !c.Builtin {
+			ok[i] = a.iptablesRun(n.Name, "-t", c.Table, "-N", c.Chain)
 		}
 	}
-	for _, c := range n.Iptables {
-		a.chain(n.Name, c.Table, c.Chain, c.Builtin, ruleSpecs(c.Rules), oldChain(c.Table, c.Chain))
+	for i, c := range n.Iptables {
+		if ok[i] {
+			a.chain(n.Name, c.Table, c.Chain, c.Builtin, have[i], ruleSpecs(c.Rules), oldChain(c.Table, c.Chain))
+		}
 	}
 	if old == nil {
 		return
@@ -46,7 +51,9 @@ func (a *planApply) iptables(n, old *cloud.NamespacePlan) {
 	// Jumps first, then the chains they jumped to.
 	for _, c := range old.Iptables {
 		if c.Builtin && !kept(c) {
-			a.chain(n.Name, c.Table, c.Chain, true, nil, ruleSpecs(c.Rules))
+			if have, ok := a.chainRules(n.Name, c.Table, c.Chain); ok {
+				a.chain(n.Name, c.Table, c.Chain, true, have, nil, ruleSpecs(c.Rules))
+			}
 		}
 	}
 	for _, c := range old.Iptables {
@@ -57,33 +64,19 @@ func (a *planApply) iptables(n, old *cloud.NamespacePlan) {
 	}
 }
 
-// dnatRule reads a floating IP's DNAT rule: -d FIP/32 ... --to-destination FIXED.
-var dnatRule = regexp.MustCompile(`^-d ([0-9.]+)/32 .*-j DNAT --to-destination ([0-9.]+)$`)
-
-// forgetNAT deletes the connections of floating IPs whose DNAT rule went
-// away, as the L3 agent does when it removes a floating IP: the NAT of an
-// existing connection is bound when it starts, so without this a ping
+// forgetNAT deletes the connections of the floating IPs the router no
+// longer translates, as the L3 agent does when it removes a floating IP:
+// the NAT of a connection is bound when it starts, so without this a ping
 // already under way to a disassociated address would still be answered.
 func (a *planApply) forgetNAT(n, old *cloud.NamespacePlan) {
-	kept := map[string]bool{}
-	for _, c := range n.Iptables {
-		for _, r := range c.Rules {
-			kept[r.Spec] = true
+	for _, f := range old.NAT {
+		if slices.Contains(n.NAT, f) {
+			continue
 		}
-	}
-	done := map[string]bool{}
-	for _, c := range old.Iptables {
-		for _, r := range c.Rules {
-			m := dnatRule.FindStringSubmatch(r.Spec)
-			if m == nil || kept[r.Spec] || done[m[1]] {
-				continue
-			}
-			done[m[1]] = true
-			for _, f := range [][]string{{"-D", "-d", m[1]}, {"-D", "-s", m[2]}} {
-				// Exit status 1 (nothing to delete) is not a failure.
-				if _, err := a.d.Netfilter(a.ctx, n.Name, api.ToolRequest{Tool: "conntrack", Args: f}); err != nil {
-					a.fail("netns %s: conntrack %s: %w", n.Name, strings.Join(f, " "), err)
-				}
+		for _, args := range [][]string{{"-D", "-d", f.FloatingIP.String()}, {"-D", "-s", f.FixedIP.String()}} {
+			// Exit status 1 (nothing to delete) is not a failure.
+			if _, err := a.d.Netfilter(a.ctx, n.Name, api.ToolRequest{Tool: "conntrack", Args: args}); err != nil {
+				a.fail("netns %s: conntrack %s: %w", n.Name, strings.Join(args, " "), err)
 			}
 		}
 	}
@@ -105,27 +98,36 @@ func (a *planApply) iptablesTool(ns string, args ...string) api.ToolResult {
 	return res
 }
 
-func (a *planApply) iptablesRun(ns string, args ...string) {
+func (a *planApply) iptablesRun(ns string, args ...string) bool {
 	if res := a.iptablesTool(ns, args...); res.ExitCode != 0 {
 		a.fail("netns %s: iptables %s: %s", ns, strings.Join(args, " "), strings.TrimSpace(res.Stderr))
+		return false
 	}
+	return true
 }
 
-// chain makes the rules of chain (which exists) want, in order: rules not wanted go (all of
-// them in the cloud's chains, in a builtin chain only those in was), then
-// each wanted rule is put at its place unless it is there already.
-func (a *planApply) chain(ns, table, chain string, builtin bool, want, was []string) {
+// chainRules returns the rules of chain as `iptables -S CHAIN` prints them
+// after "-A CHAIN ", and false when the chain does not exist.
+func (a *planApply) chainRules(ns, table, chain string) ([]string, bool) {
 	res := a.iptablesTool(ns, "-t", table, "-S", chain)
 	if res.ExitCode != 0 {
-		return // a chain that could not be made; reported already
+		return nil, false
 	}
-	var have []string
+	var rules []string
 	prefix := "-A " + chain + " "
 	for _, line := range strings.Split(res.Stdout, "\n") {
 		if spec, ok := strings.CutPrefix(line, prefix); ok {
-			have = append(have, spec)
+			rules = append(rules, spec)
 		}
 	}
+	return rules, true
+}
+
+// chain makes the rules of chain, which are have now, want, in order:
+// rules not wanted go (all of them in the cloud's chains, in a builtin
+// chain only those in was), then each wanted rule is put at its place
+// unless it is there already.
+func (a *planApply) chain(ns, table, chain string, builtin bool, have, want, was []string) {
 	for i := len(have) - 1; i >= 0; i-- {
 		if !slices.Contains(want, have[i]) && (!builtin || slices.Contains(was, have[i])) {
 			a.iptablesRun(ns, "-t", table, "-D", chain, strconv.Itoa(i+1))
@@ -140,7 +142,7 @@ func (a *planApply) chain(ns, table, chain string, builtin bool, want, was []str
 			a.iptablesRun(ns, "-t", table, "-D", chain, strconv.Itoa(j+1))
 			have = slices.Delete(have, j, j+1)
 		}
-		words, err := splitWords(spec)
+		words, err := iptables.SplitLine(spec)
 		if err != nil {
 			a.fail("netns %s: rule %q: %w", ns, spec, err)
 			continue
@@ -149,43 +151,6 @@ func (a *planApply) chain(ns, table, chain string, builtin bool, want, was []str
 		have = slices.Insert(have, min(i, len(have)), spec)
 	}
 }
-
-// splitWords splits a rule as iptables -S prints it into its words:
-// blanks separate, double quotes group, and a backslash inside quotes
-// escapes the next character.
-func splitWords(s string) ([]string, error) {
-	var out []string
-	var w strings.Builder
-	inWord, quoted := false, false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quoted && c == '\\' && i+1 < len(s):
-			i++
-			w.WriteByte(s[i])
-		case c == '"':
-			quoted, inWord = !quoted, true
-		case !quoted && (c == ' ' || c == '\t'):
-			if inWord {
-				out = append(out, w.String())
-				w.Reset()
-				inWord = false
-			}
-		default:
-			w.WriteByte(c)
-			inWord = true
-		}
-	}
-	if quoted {
-		return nil, errUnterminatedQuote
-	}
-	if inWord {
-		out = append(out, w.String())
-	}
-	return out, nil
-}
-
-var errUnterminatedQuote = api.BadRequest("unterminated quote")
 
 // flows makes bridge b's flows with the cloud's cookies exactly b.Flows.
 func (a *planApply) flows(b *cloud.BridgePlan) {
