@@ -97,10 +97,10 @@ type realizer struct {
 
 func newRealizer(s *State) *realizer {
 	x := &realizer{s: s, routers: map[string]*routerPorts{}, fips: map[string][]*FloatingIP{}}
-	for _, id := range sortedKeys(s.Routers) {
+	for _, id := range sortedIDs(s.Routers) {
 		x.routers[id] = &routerPorts{}
 	}
-	for _, id := range sortedKeys(s.Ports) {
+	for _, id := range sortedIDs(s.Ports) {
 		p := s.Ports[id]
 		rp := x.routers[p.DeviceID]
 		if rp == nil {
@@ -116,7 +116,7 @@ func newRealizer(s *State) *realizer {
 			}
 		}
 	}
-	for _, id := range sortedKeys(s.FloatingIPs) {
+	for _, id := range sortedIDs(s.FloatingIPs) {
 		f := s.FloatingIPs[id]
 		rp := x.routers[f.RouterID]
 		// Only an associated floating IP whose router has a gateway on
@@ -131,15 +131,6 @@ func newRealizer(s *State) *realizer {
 		slices.SortStableFunc(l, func(a, b *FloatingIP) int { return a.FloatingIPAddress.Compare(b.FloatingIPAddress) })
 	}
 	return x
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func origin(kind, id string) string { return kind + " " + id }
@@ -175,7 +166,7 @@ func ifaceIDs(p *Port) map[string]string {
 // the OVS agent's flows.
 func (x *realizer) brInt() BridgePlan {
 	b := BridgePlan{Name: IntegrationBridge, FailMode: "secure", Flows: baseIntFlows()}
-	for _, id := range sortedKeys(x.s.Ports) {
+	for _, id := range sortedIDs(x.s.Ports) {
 		p := x.s.Ports[id]
 		var pp PortPlan
 		switch {
@@ -211,7 +202,7 @@ func (x *realizer) brEx() BridgePlan {
 	b := BridgePlan{Name: ExternalBridge, FailMode: "standalone", Flows: []FlowPlan{
 		{Table: 0, Priority: 0, Cookie: AgentCookie, Actions: "NORMAL", Origin: "agent"},
 	}}
-	for _, id := range sortedKeys(x.s.Routers) {
+	for _, id := range sortedIDs(x.s.Routers) {
 		gw := x.routers[id].gw
 		if gw == nil {
 			continue
@@ -334,10 +325,10 @@ func sortFlows(l []FlowPlan) {
 // namespaces are the routers' and the userspace servers' namespaces.
 func (x *realizer) namespaces() []NamespacePlan {
 	var l []NamespacePlan
-	for _, id := range sortedKeys(x.s.Routers) {
+	for _, id := range sortedIDs(x.s.Routers) {
 		l = append(l, x.routerNamespace(x.s.Routers[id]))
 	}
-	for _, id := range sortedKeys(x.s.Servers) {
+	for _, id := range sortedIDs(x.s.Servers) {
 		if srv := x.s.Servers[id]; !srv.TAP {
 			l = append(l, x.instanceNamespace(srv))
 		}
