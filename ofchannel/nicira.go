@@ -53,6 +53,8 @@ func (c *conn) experimenter(m *openflow.Experimenter) error {
 		return nil
 	case openflow.NXTGroupMod:
 		return c.nxGroupMod(body)
+	case openflow.NXTFlowMod:
+		return c.nxFlowMod(body)
 	}
 	return codecErr(openflow.ErrBadRequest, openflow.BRCBadExpType, "nicira subtype %d", sub)
 }

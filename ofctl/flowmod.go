@@ -3,6 +3,7 @@ package ofctl
 import (
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"tapestry/flow"
@@ -147,7 +148,7 @@ func parseFlowModWord(fm *openflow.FlowMod, key, value string, isAdd, isDel bool
 
 func parseCookie(fm *openflow.FlowMod, value string, isAdd, isDel bool) error {
 	vs, ms, masked := splitMask(value)
-	v, ok := parseUint(vs)
+	v, ok := parseCookieNum(vs)
 	if !ok {
 		return errorf("cookie: invalid cookie %q", vs)
 	}
@@ -161,12 +162,23 @@ func parseCookie(fm *openflow.FlowMod, value string, isAdd, isDel bool) error {
 	if isAdd {
 		return errorf("cookie=%s: flow additions cannot use a cookie mask", value)
 	}
-	m, ok := parseUint(ms)
+	m, ok := parseCookieNum(ms)
 	if !ok {
 		return errorf("cookie: invalid cookie mask %q", ms)
 	}
 	fm.Cookie, fm.CookieMask = v&m, m
 	return nil
+}
+
+// parseCookieNum parses a cookie or its mask as ovs-ofctl does, with
+// strtoull: a leading minus wraps around, so the customary "/-1" is the
+// all-ones mask.
+func parseCookieNum(s string) (uint64, bool) {
+	if rest, neg := strings.CutPrefix(s, "-"); neg {
+		v, ok := parseUint(rest)
+		return -v, ok
+	}
+	return parseUint(s)
 }
 
 // checkConsistency rejects actions that write or read a field the packet

@@ -207,19 +207,46 @@ func (w *ofctlWire) flowMods(cmd openflow.FlowModCommand, lines []string) error 
 			return err
 		}
 	}
+	nxm := false
 	for i := range fms {
-		raw, err := fms[i].Append(nil, w.v(), 0)
+		if w.v() == openflow.Version10 && (fms[i].CookieMask != 0 || openflow.NeedsNXMatch(&fms[i].Match)) && !nxm {
+			// As ovs-ofctl: ask for the NXM flow format, then send what
+			// ofp_match cannot carry as NXT_FLOW_MOD.
+			if _, err := w.conn.SetFlowFormatNXM(w.c.ctx); err != nil {
+				return err
+			}
+			nxm = true
+		}
+	}
+	for i := range fms {
+		raw, err := w.flowModMsg(&fms[i], tableID)
 		if err != nil {
 			return err
-		}
-		if tableID && w.v() == openflow.Version10 && fms[i].Table != openflow.TableAll {
-			raw[of10CommandOff] = fms[i].Table
 		}
 		if _, err := w.conn.TransactRaw(w.c.ctx, raw); err != nil {
 			return w.explain(err, raw)
 		}
 	}
 	return nil
+}
+
+// flowModMsg encodes fm for the connection's version: OFPT_FLOW_MOD, or in
+// OpenFlow 1.0 NXT_FLOW_MOD when the match needs NXM or a cookie mask.
+// With tableID (NXT_FLOW_MOD_TABLE_ID enabled) a 1.0 mod carries its table
+// in the command's high byte.
+func (w *ofctlWire) flowModMsg(fm *openflow.FlowMod, tableID bool) ([]byte, error) {
+	if w.v() != openflow.Version10 {
+		return fm.Append(nil, w.v(), 0)
+	}
+	withTable := tableID && fm.Table != openflow.TableAll
+	if fm.CookieMask != 0 || openflow.NeedsNXMatch(&fm.Match) {
+		return openflow.AppendNXFlowMod(nil, 0, fm, withTable)
+	}
+	raw, err := fm.Append(nil, w.v(), 0)
+	if err == nil && withTable {
+		raw[of10CommandOff] = fm.Table
+	}
+	return raw, err
 }
 
 // of10CommandOff is the offset of ofp_flow_mod.command in an OpenFlow 1.0
