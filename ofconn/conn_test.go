@@ -210,8 +210,9 @@ func TestTransactReturnsErrorReply(t *testing.T) {
 }
 
 func TestErrorName(t *testing.T) {
-	nxVendor := func(code uint16) *openflow.Error {
-		d := []byte{0, 0, 0x23, 0x20, 0, 1, 0, 0}
+	nxVendor := func(typ, code uint16) *openflow.Error {
+		d := []byte{0, 0, 0x23, 0x20, 0, 0, 0, 0}
+		binary.BigEndian.PutUint16(d[4:], typ)
 		binary.BigEndian.PutUint16(d[6:], code)
 		return &openflow.Error{ErrType: openflow.Err10NiciraVendor, Data: d}
 	}
@@ -227,8 +228,12 @@ func TestErrorName(t *testing.T) {
 		{1, &openflow.Error{ErrType: 3, Code: 0}, "OFPFMFC_TABLE_FULL"},
 		{1, &openflow.Error{ErrType: 3, Code: 3}, "OFPFMFC_BAD_EMERG_TIMEOUT"},
 		{1, &openflow.Error{ErrType: 2, Code: 4}, "OFPBAC_BAD_OUT_PORT"},
-		{1, nxVendor(512), "OFPBRC_BAD_TABLE_ID"},
-		{1, nxVendor(263), "OFPBMC_BAD_FIELD"},
+		{1, nxVendor(1, 512), "OFPBRC_BAD_TABLE_ID"},
+		{1, nxVendor(0, 263), "OFPBMC_BAD_FIELD"},
+		{1, nxVendor(1, 522), "OFPBAC_MATCH_INCONSISTENT"},
+		{1, nxVendor(6, 3), "OFPGMFC_OUT_OF_GROUPS"},
+		{1, nxVendor(1, 521), "NXBRC_UNENCODABLE_ERROR"},
+		{1, nxVendor(2, 522), "OFPET10_2(522)"},
 		{1, &openflow.Error{ErrType: 9, Code: 9}, "OFPET10_9(9)"},
 	}
 	for _, tt := range tests {

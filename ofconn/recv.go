@@ -198,12 +198,12 @@ func (c *Conn) TransactRaw(ctx context.Context, msg []byte) (uint32, error) {
 func ErrorName(version uint8, e *openflow.Error) string {
 	t, code := e.ErrType, e.Code
 	if version == openflow.Version10 {
+		if n, ok := openflow.ErrorName10(e); ok {
+			return n
+		}
 		if t == openflow.Err10NiciraVendor && len(e.Data) >= 8 {
 			// struct nx_vendor_error: vendor(4) type(2) code(2).
-			code = binary.BigEndian.Uint16(e.Data[6:])
-		}
-		if n, ok := of10Names[[2]uint16{t, code}]; ok {
-			return n
+			t, code = binary.BigEndian.Uint16(e.Data[4:]), binary.BigEndian.Uint16(e.Data[6:])
 		}
 		return fmt.Sprintf("OFPET10_%d(%d)", t, code)
 	}
@@ -216,32 +216,3 @@ func ErrorName(version uint8, e *openflow.Error) string {
 // Open vSwitch keeps the OpenFlow 1.0 names of these bad-request codes in
 // every version.
 var of10BadRequest = [3]string{"OFPBRC_BAD_STAT", "OFPBRC_BAD_VENDOR", "OFPBRC_BAD_SUBTYPE"}
-
-// of10Names maps OpenFlow 1.0 wire (type, code) pairs, and Nicira vendor
-// codes under type NXET_VENDOR, to names; built from the codec's own
-// 1.3-to-1.0 translation so the two cannot drift apart.
-var of10Names = func() map[[2]uint16]string {
-	m := map[[2]uint16]string{
-		{openflow.Err10FlowModFailed, 3}: "OFPFMFC_BAD_EMERG_TIMEOUT",
-		{openflow.Err10FlowModFailed, 5}: "OFPFMFC_UNSUPPORTED",
-	}
-	for t := openflow.ErrorType(0); t <= openflow.ErrTableFeaturesFailed; t++ {
-		for code := uint16(0); code < 32; code++ {
-			name := openflow.ErrorName(t, code)
-			if name[len(name)-1] == ')' { // no such code
-				continue
-			}
-			wt, wc, _ := openflow.ErrorCodeFor(openflow.Version10, t, code)
-			if wt == openflow.Err10NiciraVendor && wc == 521 {
-				continue // "unencodable" catch-all
-			}
-			if t == openflow.ErrBadRequest && code >= 2 && code <= 4 {
-				name = of10BadRequest[code-2]
-			}
-			if _, dup := m[[2]uint16{wt, wc}]; !dup {
-				m[[2]uint16{wt, wc}] = name
-			}
-		}
-	}
-	return m
-}()

@@ -344,33 +344,24 @@ func ErrorFor(version uint8, err error, request []byte) *Error {
 		request = request[:64]
 	}
 	data := append([]byte(nil), request...)
+	if version == Version10 {
+		w := errorCode10(t, code)
+		if w.nx {
+			// struct nx_vendor_error: vendor, type, code, then the request.
+			body := put16(put16(put32(nil, niciraExperimenterID), w.typ), w.code)
+			return &Error{ErrType: Err10NiciraVendor, Code: nxvcVendorError, Data: append(body, data...)}
+		}
+		return &Error{ErrType: w.typ, Code: w.code, Data: data}
+	}
 	wt, wc, exp := ErrorCodeFor(version, t, code)
 	if exp != 0 {
 		return &Error{ErrType: 0xffff, Code: wc, Experimenter: exp, Data: data}
 	}
-	if wt == Err10NiciraVendor {
-		// struct nx_vendor_error: vendor, type, code, then the request.
-		body := put32(nil, niciraExperimenterID)
-		body = put16(put16(body, uint16(t10(t))), wc)
-		return &Error{ErrType: wt, Code: 0, Data: append(body, data...)}
-	}
 	return &Error{ErrType: wt, Code: wc, Data: data}
 }
 
-// t10 is the OpenFlow 1.0 type used inside Nicira vendor errors.
-func t10(t ErrorType) uint16 {
-	switch t {
-	case ErrBadAction, ErrBadInstruction:
-		return Err10BadAction
-	case ErrFlowModFailed:
-		return Err10FlowModFailed
-	case ErrGroupModFailed:
-		// Open vSwitch sends group errors to an OpenFlow 1.0 peer
-		// (NXT_GROUP_MOD) with their OpenFlow 1.1 type and code.
-		return uint16(ErrGroupModFailed)
-	}
-	return Err10BadRequest
-}
+// nxvcVendorError is NXVC_VENDOR_ERROR, the code of an NXET_VENDOR error.
+const nxvcVendorError = 0
 
 // ErrorCodeFor translates an OpenFlow 1.3 error into the wire type and code of
 // version, following Open vSwitch's ofp-errors table. For OpenFlow 1.0 errors
@@ -385,61 +376,9 @@ func ErrorCodeFor(version uint8, t ErrorType, code uint16) (wireType, wireCode u
 		}
 		return uint16(t), code, 0
 	}
-	switch t {
-	case ErrHelloFailed:
-		return Err10HelloFailed, code, 0
-	case ErrBadRequest:
-		switch {
-		case code <= BRCBufferUnknown:
-			return Err10BadRequest, code, 0
-		case code == BRCIsSlave:
-			return Err10BadRequest, BRCEPerm, 0
-		case code == BRCBadTableID:
-			return Err10NiciraVendor, 512, 0
-		case code == BRCBadPort:
-			return Err10NiciraVendor, 514, 0
-		}
-	case ErrBadAction:
-		switch {
-		case code <= BACBadQueue:
-			return Err10BadAction, code, 0
-		case code == BACMatchInconsistent:
-			return Err10NiciraVendor, 522, 0
-		case code >= BACBadSetType && code <= BACBadSetArgument:
-			return Err10NiciraVendor, 523 + code - BACBadSetType, 0
-		}
-	case ErrBadInstruction:
-		if code == BICUnsupInst {
-			return Err10NiciraVendor, 257, 0
-		}
-	case ErrBadMatch:
-		switch code {
-		case BMCBadWildcards:
-			return Err10NiciraVendor, 262, 0
-		case BMCBadField:
-			return Err10NiciraVendor, 263, 0
-		case BMCBadValue, BMCBadMask, BMCBadPrereq, BMCDupField:
-			return Err10NiciraVendor, 258 + code - BMCBadValue, 0
-		}
-	case ErrFlowModFailed:
-		switch code {
-		case FMFCTableFull:
-			return Err10FlowModFailed, FMFC10AllTablesFull, 0
-		case FMFCOverlap:
-			return Err10FlowModFailed, FMFC10Overlap, 0
-		case FMFCEPerm:
-			return Err10FlowModFailed, FMFC10EPerm, 0
-		case FMFCBadCommand:
-			return Err10FlowModFailed, FMFC10BadCommand, 0
-		}
-	case ErrPortModFailed:
-		if code <= PMFCBadHWAddr {
-			return Err10PortModFailed, code, 0
-		}
-	case ErrQueueOpFailed:
-		return Err10QueueOpFailed, code, 0
-	case ErrGroupModFailed:
-		return Err10NiciraVendor, code, 0
+	w := errorCode10(t, code)
+	if w.nx {
+		return Err10NiciraVendor, w.code, 0
 	}
-	return Err10NiciraVendor, niciraErrorUnencodable, 0
+	return w.typ, w.code, 0
 }
