@@ -198,6 +198,13 @@ func (d *Daemon) portMAC(rt *bridgeRT, pc *portConf, claimed bool) [6]byte {
 
 func (d *Daemon) addToBridge(rt *bridgeRT, p *portRT, l link.Link, claimed bool) error {
 	mac := d.portMAC(rt, p.conf, claimed)
+	if t, ok := l.(offloader); ok && offloadWanted(p.conf) {
+		// Before AddPort: the bridge reads offloaded frames only from a
+		// port whose link had offloads on when it was added.
+		if err := t.SetOffload(true); err != nil {
+			d.log.Warn("port offloads not enabled", "bridge", rt.name, "port", p.conf.Name, "err", err)
+		}
+	}
 	_, err := rt.br.AddPort(ofproto.PortSpec{
 		HWAddr: mac,
 		Name:   p.conf.Name,
@@ -293,7 +300,8 @@ func (d *Daemon) reconcilePorts(rt *bridgeRT, nb *bridgeConf) {
 			p = &portRT{conf: np}
 			rt.ports[pn] = p
 			d.attach(rt, p)
-		case p.conf.Type != np.Type || p.conf.OFPort != np.OFPort || p.conf.MAC != np.MAC:
+		case p.conf.Type != np.Type || p.conf.OFPort != np.OFPort || p.conf.MAC != np.MAC ||
+			offloadWanted(p.conf) != offloadWanted(np):
 			// A new device, number or address: attach afresh, as vswitchd does.
 			d.detach(rt, p)
 			p.conf, p.err = np, ""
@@ -346,4 +354,20 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// offloader is a link whose checksum offload and TSO can be turned on: a
+// TAP (link.TAP.SetOffload).
+type offloader interface {
+	SetOffload(on bool) error
+}
+
+// offloadWanted reports whether a TAP port should carry offloaded frames
+// (TCP super-frames and partial checksums) between the kernel and the
+// bridge. It is on unless the Interface's other_config has
+// userspace-tso-enable=false: Open vSwitch's key for the same feature (a
+// global one there, off by default; per interface and on by default here,
+// since every tapestry output completes what cannot take it).
+func offloadWanted(pc *portConf) bool {
+	return pc.OtherConfig["userspace-tso-enable"] != "false"
 }

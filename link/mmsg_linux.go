@@ -100,3 +100,27 @@ func sendmmsg(fd uintptr, msgs []unix.Mmsghdr) (int, error) {
 	}
 	return int(n), nil
 }
+
+// readv2 reads one datagram into a then b with readv(2).
+func readv2(fd int, a, b []byte) (int, error) { return iov2(unix.SYS_READV, fd, a, b) }
+
+// writev2 writes a then b as one datagram with writev(2).
+func writev2(fd int, a, b []byte) (int, error) { return iov2(unix.SYS_WRITEV, fd, a, b) }
+
+// iov2 is readv or writev (trap) over a and, if not empty, b.
+func iov2(trap uintptr, fd int, a, b []byte) (int, error) {
+	var iov [2]unix.Iovec
+	iov[0].Base = &a[0]
+	iov[0].SetLen(len(a))
+	cnt := uintptr(1)
+	if len(b) > 0 {
+		iov[1].Base = &b[0]
+		iov[1].SetLen(len(b))
+		cnt = 2
+	}
+	n, _, errno := unix.Syscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), cnt)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}

@@ -83,7 +83,7 @@ func attachTAP(name string) (int, error) {
 			unix.Close(fd)
 			return -1, fmt.Errorf("link: tap %s: %w", name, err)
 		}
-		ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI | mq)
+		ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR | mq)
 		if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
 			unix.Close(fd)
 			last = tunsetiffError(name, err)

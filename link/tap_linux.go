@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"tapestry/packet"
 )
 
 // TAP is a kernel TAP device (drivers/net/tun.c in TAP mode) opened through
@@ -38,6 +40,15 @@ type TAP struct {
 
 	writers sync.Pool // *tapWrite, each with its callback bound once
 
+	// offload is whether TUNSETOFFLOAD advertised checksum offload and
+	// TSO; rhdr is Read's header buffer when the caller left no headroom
+	// for it; pend holds the segments of a super-frame Read could not
+	// return at once.
+	offload atomic.Bool
+	rhdr    [packet.VnetHdrLen]byte
+	stage   []byte
+	pend    pending
+
 	// closed is set before the descriptor is closed: RawConn reports a
 	// closed file with the poller's own error, not os.ErrClosed.
 	closed atomic.Bool
@@ -48,6 +59,7 @@ type TAP struct {
 type tapRead struct {
 	bufs  [][]byte
 	sizes []int
+	hdrs  []packet.VnetHdr // nil for Read, which completes frames itself
 	off   int
 	n     int
 	err   error
@@ -56,6 +68,8 @@ type tapRead struct {
 type tapWrite struct {
 	t     *TAP
 	pkts  [][]byte
+	hdrs  []packet.VnetHdr // nil: every frame is complete
+	hb    [packet.VnetHdrLen]byte
 	next  int // index of the next frame to write
 	sent  int
 	bytes uint64
@@ -69,7 +83,8 @@ type tapWrite struct {
 // existing device matches the flags it was created with: it must be a TAP,
 // not a TUN (`ip tuntap add NAME mode tap`), and IFF_MULTI_QUEUE must agree
 // or the kernel refuses (tun_set_iff returns EINVAL). Frames are carried
-// without the packet-information prefix (IFF_NO_PI).
+// without the packet-information prefix (IFF_NO_PI) and with a
+// virtio_net_hdr (IFF_VNET_HDR), offloads off until SetOffload.
 //
 // An error for a missing device wraps fs.ErrNotExist.
 func OpenTAP(name string, create bool) (*TAP, error) {
@@ -100,9 +115,12 @@ func OpenTAP(name string, create bool) (*TAP, error) {
 // tapFlags returns the TUNSETIFF flags for attaching to name, or for
 // creating it when it does not exist and create is set.
 func tapFlags(name string, create bool) (uint16, error) {
-	flags := uint16(unix.IFF_TAP | unix.IFF_NO_PI)
-	// IFF_VNET_HDR (offloads, TSO) would be added here together with a
-	// virtio_net_hdr in front of every frame; it is not used yet.
+	// IFF_VNET_HDR puts a virtio_net_hdr in front of every frame (see
+	// vnet_linux.go). tun_set_iff takes it from the request on attach to
+	// an existing device as well (the TUN_FEATURES bits are replaced, only
+	// IFF_MULTI_QUEUE must agree), so a persistent TAP made by
+	// `ip tuntap add` gets it too.
+	flags := uint16(unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR)
 	existing, err := tunFlags(name)
 	switch {
 	case err == nil:
@@ -144,6 +162,7 @@ func newTAP(name string, fd int) *TAP {
 	// runtime poller; SyscallConn lets Read and Write batch syscalls while
 	// the poller does the waiting. It cannot fail for an *os.File.
 	t.rc, _ = t.file.SyscallConn()
+	setVnet(fd)
 	t.readFn = t.readBatch
 	t.writers.New = func() any {
 		w := &tapWrite{t: t}
@@ -165,7 +184,17 @@ func (t *TAP) MTU() int { return t.mtu }
 // waiting again. Frames land at bufs[i][offset:]; a frame longer than that
 // space is truncated by the kernel.
 func (t *TAP) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
-	t.rd = tapRead{bufs: bufs, sizes: sizes, off: offset}
+	if t.pend.left() > 0 {
+		n := t.pend.drain(bufs, sizes, offset)
+		t.countRx(sizes[:n])
+		return n, nil
+	}
+	return t.read(tapRead{bufs: bufs, sizes: sizes, off: offset})
+}
+
+func (t *TAP) read(rd tapRead) (int, error) {
+	t.rd = rd
+	sizes := rd.sizes
 	err := t.rc.Read(t.readFn)
 	n, rerr := t.rd.n, t.rd.err
 	t.rd = tapRead{}
@@ -175,12 +204,7 @@ func (t *TAP) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 		}
 		return n, fmt.Errorf("link: tap %s: read: %w", t.name, err)
 	}
-	var bytes uint64
-	for _, s := range sizes[:n] {
-		bytes += uint64(s)
-	}
-	t.rxPackets.Add(uint64(n))
-	t.rxBytes.Add(bytes)
+	t.countRx(sizes[:n])
 	if rerr != nil {
 		t.rxErrors.Add(1)
 		if n > 0 {
@@ -197,8 +221,30 @@ func (t *TAP) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 // all was read.
 func (t *TAP) readBatch(fd uintptr) bool {
 	r := &t.rd
-	for r.n < len(r.bufs) && r.n < len(r.sizes) {
-		m, err := unix.Read(int(fd), r.bufs[r.n][r.off:])
+	for r.n < len(r.bufs) && r.n < len(r.sizes) && (r.hdrs == nil || r.n < len(r.hdrs)) {
+		buf := r.bufs[r.n]
+		dst := buf[r.off:]
+		// Read of a TAP with offloads on may be handed a 64 KB super-frame,
+		// which the kernel would truncate to the caller's buffer: stage it.
+		staged := r.hdrs == nil && t.offload.Load()
+		var m, room int
+		var err error
+		var hb []byte
+		switch {
+		case staged:
+			if t.stage == nil {
+				t.stage = make([]byte, packet.VnetHdrLen+VnetFrameSize)
+			}
+			hb, room = t.stage[:packet.VnetHdrLen], len(t.stage)-packet.VnetHdrLen
+			m, err = unix.Read(int(fd), t.stage)
+		case r.off >= packet.VnetHdrLen:
+			// The header lands in the headroom: one read, no copy.
+			hb, room = buf[r.off-packet.VnetHdrLen:r.off], len(dst)
+			m, err = unix.Read(int(fd), buf[r.off-packet.VnetHdrLen:])
+		default:
+			hb, room = t.rhdr[:], len(dst)
+			m, err = readv2(int(fd), hb, dst)
+		}
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -207,6 +253,26 @@ func (t *TAP) readBatch(fd uintptr) bool {
 		case err != nil:
 			r.err = err
 			return true
+		case m < packet.VnetHdrLen:
+			r.err = fmt.Errorf("%d-byte read is shorter than a virtio_net_hdr", m)
+			return true
+		}
+		m -= packet.VnetHdrLen
+		if m >= room {
+			// tun_put_user copies what fits and says nothing: a frame that
+			// fills the buffer may have been cut short.
+			t.rxErrors.Add(1)
+			continue
+		}
+		h := packet.DecodeVnetHdr(hb)
+		switch {
+		case r.hdrs != nil:
+			r.hdrs[r.n] = h
+		case staged:
+			if t.complete(&h, t.stage[packet.VnetHdrLen:packet.VnetHdrLen+m], dst) {
+				return true
+			}
+			continue
 		}
 		r.sizes[r.n] = m
 		r.n++
@@ -215,15 +281,20 @@ func (t *TAP) readBatch(fd uintptr) bool {
 }
 
 // Write hands each frame to the kernel, which receives it on the device as
-// if it came from the wire. One write(2) carries one frame. Frames written
+// if it came from the wire. One writev(2) carries one frame behind an
+// all-zero virtio_net_hdr. Frames written
 // while the device is down are dropped and counted in TxDropped, without an
 // error. A frame the kernel refuses (too short, too long) is counted in
 // TxErrors and skipped;
 // Write returns how many frames were accepted and the first such error.
 // Write is safe for concurrent use.
 func (t *TAP) Write(pkts [][]byte) (int, error) {
+	return t.write(pkts, nil)
+}
+
+func (t *TAP) write(pkts [][]byte, hdrs []packet.VnetHdr) (int, error) {
 	w := t.writers.Get().(*tapWrite)
-	w.pkts = pkts
+	w.pkts, w.hdrs = pkts, hdrs
 	err := t.rc.Write(w.fn)
 	sent, bytes, werr := w.sent, w.bytes, w.err
 	*w = tapWrite{t: t, fn: w.fn}
@@ -245,7 +316,12 @@ func (t *TAP) Write(pkts [][]byte) (int, error) {
 func (w *tapWrite) writeBatch(fd uintptr) bool {
 	for w.next < len(w.pkts) {
 		p := w.pkts[w.next]
-		_, err := unix.Write(int(fd), p)
+		if w.hdrs != nil {
+			w.hdrs[w.next].Encode(w.hb[:])
+		} else {
+			w.hb = [packet.VnetHdrLen]byte{}
+		}
+		_, err := writev2(int(fd), w.hb[:], p)
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -257,6 +333,8 @@ func (w *tapWrite) writeBatch(fd uintptr) bool {
 			// a failure of the writer.
 			w.t.txDropped.Add(1)
 		case err != nil:
+			// EINVAL: the kernel refused the frame or its header
+			// (virtio_net_hdr_to_skb).
 			w.t.txErrors.Add(1)
 			if w.err == nil {
 				w.err = err

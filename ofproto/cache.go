@@ -33,10 +33,15 @@ type mfEntry struct {
 	hash  uint64
 	gen   uint64
 	ops   []op
-	nout  int        // number of outputs and packet-ins
-	nmods int        // number of frame rewrites
-	why   dropReason // why nothing was output, when nothing was
-	key   flow.Key   // masked by mask
+	nout  int // number of outputs and packet-ins
+	nmods int // number of frame rewrites
+	// safe is whether the ops touch nothing past the Ethernet and VLAN
+	// headers and send the frame only to ports: then a TCP super-frame or
+	// a partial-checksum frame from an offloading port is forwarded as it
+	// is (offload.go). Anything else sees wire frames.
+	safe bool
+	why  dropReason // why nothing was output, when nothing was
+	key  flow.Key   // masked by mask
 
 	packets atomic.Uint64
 	bytes   atomic.Uint64
@@ -57,8 +62,10 @@ type mfEntry struct {
 // rewrite of it. Other outputs hand the receive buffer itself to the link.
 func (e *mfEntry) finish(why dropReason) {
 	later := false
+	e.safe = true
 	for i := len(e.ops) - 1; i >= 0; i-- {
 		o := &e.ops[i]
+		e.safe = e.safe && offloadSafe(o.kind)
 		switch o.kind {
 		case opOutput, opController:
 			e.nout++

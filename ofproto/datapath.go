@@ -84,6 +84,7 @@ const (
 	dropPortDown
 	dropHeadroom
 	dropPacketIn
+	dropBadOffload
 	numDropReasons
 )
 
@@ -98,6 +99,7 @@ var dropNames = [numDropReasons]string{
 	dropPortDown:    "port-down",
 	dropHeadroom:    "no-headroom",
 	dropPacketIn:    "packet-in-disabled",
+	dropBadOffload:  "bad-offload-header",
 }
 
 // DropStats returns the bridge's drop counters by reason.
@@ -118,6 +120,7 @@ func (b *Bridge) DropStats() map[string]uint64 {
 type outQueue struct {
 	p    *port
 	pkts [][]byte
+	hdrs []packet.VnetHdr // beside pkts when p takes offloaded frames
 }
 
 // proc is a receive goroutine's private state.
@@ -140,6 +143,7 @@ type proc struct {
 	nsave   int
 	runN    uint64
 	runLen  uint64
+	off     offloadState
 }
 
 // savedFrame is a frame as it was before a group bucket changed it. Its
@@ -156,10 +160,15 @@ const arenaSize = 256 << 10
 func newProc(b *Bridge, in *port, inNo uint32, withEMC bool) *proc {
 	pr := &proc{b: b, in: in, inNo: inNo, wantEMC: withEMC}
 	if withEMC {
-		pr.bufs = make([][]byte, link.BatchSize)
-		pr.sizes = make([]int, link.BatchSize)
+		n, size := link.BatchSize, link.FrameSize
+		if in != nil && in.vnet != nil {
+			n, size = link.VnetBatchSize, link.VnetFrameSize
+			pr.off.hdrs = make([]packet.VnetHdr, n)
+		}
+		pr.bufs = make([][]byte, n)
+		pr.sizes = make([]int, n)
 		for i := range pr.bufs {
-			pr.bufs[i] = make([]byte, link.FrameSize)
+			pr.bufs[i] = make([]byte, size)
 		}
 	}
 	return pr
@@ -171,7 +180,13 @@ func (b *Bridge) receive(p *port) {
 	defer close(p.done)
 	pr := newProc(b, p, p.no, true)
 	for {
-		n, err := p.spec.Link.Read(pr.bufs, pr.sizes, link.Headroom)
+		var n int
+		var err error
+		if p.vnet != nil {
+			n, err = p.vnet.ReadVnet(pr.bufs, pr.sizes, pr.off.hdrs, link.Headroom)
+		} else {
+			n, err = p.spec.Link.Read(pr.bufs, pr.sizes, link.Headroom)
+		}
 		if err != nil {
 			if p.stopping.Load() || errors.Is(err, link.ErrClosed) {
 				return
@@ -209,9 +224,16 @@ func (pr *proc) batch(n int) {
 		pr.arena = make([]byte, arenaSize)
 	}
 	pr.now = pr.b.now().UnixNano()
+	if pr.off.hdrs != nil {
+		p.countSuper(pr.off.hdrs[:n])
+	}
 	for i := 0; i < n; i++ {
+		if pr.off.hdrs != nil {
+			pr.off.hdr = pr.off.hdrs[i]
+		}
 		pr.packet(pr.bufs[i], link.Headroom, link.Headroom+pr.sizes[i])
 	}
+	pr.off.hdr = packet.VnetHdr{}
 	pr.flush()
 }
 
@@ -242,6 +264,13 @@ func (pr *proc) packet(buf []byte, start, end int) {
 			if pr.emc.insert(&pr.key, h, gen) || pr.emcTick%emcInsertInv == 0 {
 				pr.emc.put(&pr.key, h, e)
 			}
+		}
+	}
+	if !e.safe && pr.off.hdr != (packet.VnetHdr{}) {
+		// The actions look at or change L3/L4, or hand the frame to a
+		// controller: they get wire frames.
+		if !pr.completeFrame(buf, start, end) {
+			return
 		}
 	}
 	pr.credit(e, uint64(end-start))
@@ -279,6 +308,7 @@ func (pr *proc) flushCredit() {
 func (pr *proc) execute(e *mfEntry, buf []byte, start, end int, off flow.Offsets) {
 	l3, l4 := -1, -1
 	pr.nsave = 0
+	h := pr.off.hdr
 	if off.HasL3() {
 		l3 = int(off.L3)
 	}
@@ -290,10 +320,7 @@ func (pr *proc) execute(e *mfEntry, buf []byte, start, end int, off flow.Offsets
 		frame := buf[start:end]
 		switch o.kind {
 		case opOutput:
-			if o.copy {
-				frame = pr.copyFrame(frame)
-			}
-			pr.queue(o.port, frame)
+			pr.output(o.port, frame, &h, o.copy)
 		case opController:
 			pr.packetIn(o.pin, frame)
 		case opLearn:
@@ -308,10 +335,12 @@ func (pr *proc) execute(e *mfEntry, buf []byte, start, end int, off flow.Offsets
 			}
 			start = ns
 			l3, l4 = shift(l3, 4), shift(l4, 4)
+			h.Shift(4)
 		case opPopVLAN:
 			if f := packet.PopVLAN(frame); len(f) != len(frame) {
 				start += 4
 				l3, l4 = shift(l3, -4), shift(l4, -4)
+				h.Shift(-4)
 			}
 		case opSave:
 			pr.save(frame, start, l3, l4)
@@ -423,21 +452,30 @@ func (pr *proc) copyFrame(frame []byte) []byte {
 	return c
 }
 
-func (pr *proc) queue(p *port, frame []byte) {
+// queue adds frame, with its offload header h when p takes offloaded
+// frames, to p's output queue.
+func (pr *proc) queue(p *port, frame []byte, h *packet.VnetHdr) {
+	q := pr.outQueue(p)
+	q.pkts = append(q.pkts, frame)
+	if p.vnet != nil {
+		q.hdrs = append(q.hdrs, *h)
+	}
+}
+
+func (pr *proc) outQueue(p *port) *outQueue {
 	for i := range pr.outs {
 		if pr.outs[i].p == p {
-			pr.outs[i].pkts = append(pr.outs[i].pkts, frame)
-			return
+			return &pr.outs[i]
 		}
 	}
 	for i := range pr.outs {
 		if pr.outs[i].p == nil {
 			pr.outs[i].p = p
-			pr.outs[i].pkts = append(pr.outs[i].pkts, frame)
-			return
+			return &pr.outs[i]
 		}
 	}
-	pr.outs = append(pr.outs, outQueue{p: p, pkts: append(make([][]byte, 0, link.BatchSize), frame)})
+	pr.outs = append(pr.outs, outQueue{p: p, pkts: make([][]byte, 0, link.BatchSize)})
+	return &pr.outs[len(pr.outs)-1]
 }
 
 func (pr *proc) flush() {
@@ -453,22 +491,33 @@ func (pr *proc) flushOutputs() {
 			continue
 		}
 		if len(q.pkts) > 0 {
-			q.p.transmit(q.pkts)
+			q.p.transmit(q.pkts, q.hdrs)
 		}
 		clear(q.pkts)
-		q.pkts = q.pkts[:0]
+		q.pkts, q.hdrs = q.pkts[:0], q.hdrs[:0]
 		q.p = nil
 	}
 	pr.used = 0
+	pr.off.segUsed = 0
 }
 
-// transmit writes pkts to the port's link and counts the result.
-func (p *port) transmit(pkts [][]byte) {
+// transmit writes pkts to the port's link and counts the result. On a
+// port that takes offloaded frames hdrs holds each frame's header, and a
+// super-frame counts as one packet of its full length, as Open vSwitch
+// counts it.
+func (p *port) transmit(pkts [][]byte, hdrs []packet.VnetHdr) {
 	if p.spec.Link == nil {
 		p.txDropped.Add(uint64(len(pkts)))
 		return
 	}
-	n, err := p.spec.Link.Write(pkts)
+	var n int
+	var err error
+	if p.vnet != nil && len(hdrs) == len(pkts) {
+		n, err = p.vnet.WriteVnet(pkts, hdrs)
+		p.countTxSuper(hdrs, n)
+	} else {
+		n, err = p.spec.Link.Write(pkts)
+	}
 	var bytes uint64
 	for _, f := range pkts[:n] {
 		bytes += uint64(len(f))

@@ -90,6 +90,13 @@ type port struct {
 	vlan    atomic.Pointer[portVLAN]
 	config  atomic.Uint32 // openflow.PortConfig
 
+	// vnet is the port's link when it carries offloaded frames (a TAP
+	// with checksum offload and TSO on): frames are read with their
+	// virtio_net_hdr and super-frames are written to it unsegmented.
+	vnet link.VnetLink
+	// Offload counters (OffloadStats).
+	rxSuper, txSuper, softGSO, softCsum atomic.Uint64
+
 	rxPackets, rxBytes, rxDropped, rxErrors atomic.Uint64
 	txPackets, txBytes, txDropped, txErrors atomic.Uint64
 
@@ -176,6 +183,9 @@ func (b *Bridge) AddPort(ps PortSpec) (uint32, error) {
 	p := &port{spec: ps, no: no, created: b.now().UnixNano(), done: make(chan struct{})}
 	p.spec.OFPort = no
 	p.spec.Trunks = slices.Clone(ps.Trunks)
+	if vl, ok := ps.Link.(link.VnetLink); ok && vl.Offload() {
+		p.vnet = vl
+	}
 	p.vlan.Store(newPortVLAN(ps.Tag, ps.Trunks))
 	b.ports.Store(set.with(p))
 	if no == openflow.PortLocal && b.dpidAuto.Load() {

@@ -1,0 +1,5 @@
+//go:build !race
+
+package ofproto
+
+const raceEnabled = false
