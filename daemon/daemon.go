@@ -81,6 +81,8 @@ type Daemon struct {
 	st  *store.Store
 	dev Devices
 
+	stopProfile func() // ends the CPU profile of ProfileEnv; set by Serve
+
 	// mu serializes every request and guards the fields below.
 	mu      sync.Mutex
 	uuid    string
@@ -182,6 +184,7 @@ func (d *Daemon) Serve() error {
 	}
 	d.mu.Lock()
 	d.srv = srv
+	d.stopProfile = d.startProfile()
 	d.mu.Unlock()
 	d.wg.Add(1)
 	go func() {
@@ -230,6 +233,9 @@ func (d *Daemon) Close() error {
 	d.drainFlowLog()
 	d.flowMu.Unlock()
 	errs = append(errs, d.st.Close())
+	if d.stopProfile != nil {
+		d.stopProfile()
+	}
 	return errors.Join(errs...)
 }
 

@@ -54,7 +54,7 @@ func newFlowLog() *flowLog { return &flowLog{wake: make(chan struct{}, 1)} }
 // add queues the changes a bridge reported. It runs on an OpenFlow
 // connection's goroutine and only appends.
 func (l *flowLog) add(br string, ch ofproto.FlowChanges) {
-	if len(ch.Added)+len(ch.Removed) == 0 {
+	if len(ch.Added)+len(ch.AddedRefs)+len(ch.Removed)+len(ch.RemovedRefs) == 0 {
 		return
 	}
 	l.mu.Lock()
@@ -85,6 +85,11 @@ func (d *Daemon) drainFlowLog() {
 	}
 	ws := flowLogRecords(bs)
 	err := d.st.Update(func(tx *store.Tx) error {
+		n := 0
+		for i := range ws {
+			n += len(ws[i].putKeys)
+		}
+		tx.Grow(n)
 		for i := range ws {
 			if err := ws[i].write(tx); err != nil {
 				return err
@@ -105,32 +110,52 @@ func flowLogRecords(bs []flowBatch) []flowWrite {
 	n := 0
 	for i := range bs {
 		ch := &bs[i].ch
-		ws[i] = flowWrite{br: bs[i].br, delKeys: make([]string, len(ch.Removed)),
-			putKeys: make([]string, len(ch.Added)), putVals: make([][]byte, len(ch.Added))}
-		n += len(ch.Removed) + len(ch.Added)
+		ws[i] = flowWriteFor(bs[i].br, ch)
+		n += len(ws[i].delKeys) + len(ws[i].putKeys)
 	}
-	// jobs[j] names the flow and the record slot of the j'th flow.
+	// jobs[j] names the flow and the record slot of the j'th flow: a
+	// removal (key only), an added flow's statistics or a reference.
 	type job struct {
 		fs  *openflow.FlowStats
-		key *string
+		ref *ofproto.FlowRef
+		key *[]byte
 		val *[]byte // nil for a removal
 	}
 	jobs := make([]job, 0, n)
 	for i := range bs {
 		ch, w := &bs[i].ch, &ws[i]
-		for k := range ch.Removed {
-			jobs = append(jobs, job{fs: &ch.Removed[k], key: &w.delKeys[k]})
+		removed := removedStats(ch)
+		for k := range removed {
+			jobs = append(jobs, job{fs: &removed[k], key: &w.delKeys[k]})
+		}
+		for k := range ch.RemovedRefs {
+			jobs = append(jobs, job{ref: &ch.RemovedRefs[k], key: &w.delKeys[len(removed)+k]})
 		}
 		for k := range ch.Added {
 			jobs = append(jobs, job{fs: &ch.Added[k], key: &w.putKeys[k], val: &w.putVals[k]})
 		}
+		base := len(ch.Added)
+		for k := range ch.AddedRefs {
+			jobs = append(jobs, job{ref: &ch.AddedRefs[k], key: &w.putKeys[base+k], val: &w.putVals[base+k]})
+		}
 	}
 	parallel(len(jobs), func(lo, hi int) {
+		var a recordArena
 		for _, j := range jobs[lo:hi] {
-			*j.key = flowKey(j.fs.Table, j.fs.Priority, &j.fs.Match)
-			if j.val != nil {
-				fm := statsToMod(j.fs)
-				*j.val = []byte(flowText(&fm))
+			switch {
+			case j.val == nil && j.ref != nil:
+				*j.key = a.key(j.ref.Table(), j.ref.Priority(), j.ref.Match())
+			case j.val == nil:
+				*j.key = a.key(j.fs.Table, j.fs.Priority, &j.fs.Match)
+			default:
+				var fm openflow.FlowMod
+				if j.ref != nil {
+					fm = j.ref.FlowMod()
+				} else {
+					fm = statsToMod(j.fs)
+				}
+				*j.key = a.key(fm.Table, fm.Priority, &fm.Match)
+				*j.val = a.text(&fm)
 			}
 		}
 	})

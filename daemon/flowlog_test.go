@@ -103,18 +103,42 @@ func TestFlowLogRecords(t *testing.T) {
 		}
 		return out
 	}
+	// applied returns the changes a bridge reports for adding fss, by
+	// copy (FlowMods) and by reference (RecordFlowMods).
+	applied := func(fss []openflow.FlowStats) (copies, refs ofproto.FlowChanges) {
+		fms := make([]openflow.FlowMod, len(fss))
+		for i := range fss {
+			fms[i] = statsToMod(&fss[i])
+		}
+		var err error
+		if copies, err = ofproto.New(ofproto.Config{}).FlowMods(fms); err != nil {
+			t.Fatal(err)
+		}
+		if refs, err = ofproto.New(ofproto.Config{}).RecordFlowMods(fms); err != nil {
+			t.Fatal(err)
+		}
+		return copies, refs
+	}
+	small, smallRefs := applied(stats(0, 5, 2))
+	big, bigRefs := applied(stats(0, parallelMin, 3))
 	tests := []struct {
 		name string
 		bs   []flowBatch
+		refs []flowBatch // when set, formatted instead of bs; want is from bs
 	}{
-		{"one add", []flowBatch{{"br0", ofproto.FlowChanges{Added: stats(0, 1, 2)}}}},
-		{"one removal", []flowBatch{{"br0", ofproto.FlowChanges{Removed: stats(0, 1, 2)}}}},
-		{"modify", []flowBatch{{"br0", ofproto.FlowChanges{Removed: stats(0, 1, 2), Added: stats(0, 1, 3)}}}},
-		{"two bridges", []flowBatch{{"br0", ofproto.FlowChanges{Added: stats(0, 3, 2)}}, {"br1", ofproto.FlowChanges{Removed: stats(1, 2, 2)}}}},
-		{"parallel", []flowBatch{{"br0", ofproto.FlowChanges{Added: stats(0, parallelMin, 2)}}, {"br0", ofproto.FlowChanges{Removed: stats(10, 100, 2), Added: stats(10, 100, 4)}}}},
+		{"refs", []flowBatch{{"br0", small}}, []flowBatch{{"br0", smallRefs}}},
+		{"refs parallel", []flowBatch{{"br0", big}, {"br1", small}}, []flowBatch{{"br0", bigRefs}, {"br1", smallRefs}}},
+		{"one add", []flowBatch{{"br0", ofproto.FlowChanges{Added: stats(0, 1, 2)}}}, nil},
+		{"one removal", []flowBatch{{"br0", ofproto.FlowChanges{Removed: stats(0, 1, 2)}}}, nil},
+		{"modify", []flowBatch{{"br0", ofproto.FlowChanges{Removed: stats(0, 1, 2), Added: stats(0, 1, 3)}}}, nil},
+		{"two bridges", []flowBatch{{"br0", ofproto.FlowChanges{Added: stats(0, 3, 2)}}, {"br1", ofproto.FlowChanges{Removed: stats(1, 2, 2)}}}, nil},
+		{"parallel", []flowBatch{{"br0", ofproto.FlowChanges{Added: stats(0, parallelMin, 2)}}, {"br0", ofproto.FlowChanges{Removed: stats(10, 100, 2), Added: stats(10, 100, 4)}}}, nil},
 	}
 	for _, tc := range tests {
 		got := flowLogRecords(tc.bs)
+		if tc.refs != nil {
+			got = flowLogRecords(tc.refs) // the same flows, by reference
+		}
 		want := make([]flowWrite, len(tc.bs))
 		for i := range tc.bs {
 			want[i] = flowRecords(tc.bs[i].br, tc.bs[i].ch)

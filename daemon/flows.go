@@ -72,11 +72,11 @@ func (d *Daemon) FlowMods(_ context.Context, br, source string, req api.FlowModR
 	if req.Command == api.FlowCmdAdd && allAdds(fms) {
 		ch, err = d.addFlows(rt, fms)
 	} else {
-		ch, err = rt.br.FlowMods(fms)
+		ch, err = rt.br.RecordFlowMods(fms)
 		switch {
 		case err != nil:
 			err = &bridgeErr{err}
-		case len(ch.Added) == 0 && len(ch.Removed) > 0 && rt.br.FlowCount() == 0:
+		case ch.NAdded == 0 && ch.NRemoved > 0 && rt.br.FlowCount() == 0:
 			// The batch emptied the bridge (del-flows): drop the bucket
 			// rather than format and delete 100,000 keys one by one. A flow
 			// an OpenFlow connection adds meanwhile is queued in the flow
@@ -99,7 +99,7 @@ func (d *Daemon) FlowMods(_ context.Context, br, source string, req api.FlowModR
 		}
 		return api.FlowModResult{}, fmt.Errorf("writing store: %w", err)
 	}
-	return api.FlowModResult{Added: ch.NAdded, Removed: len(ch.Removed)}, nil
+	return api.FlowModResult{Added: ch.NAdded, Removed: ch.NRemoved}, nil
 }
 
 // bridgeErr marks an error from the bridge (a bad batch, nothing changed)
@@ -128,7 +128,7 @@ func (d *Daemon) addFlows(rt *bridgeRT, fms []openflow.FlowMod) (ofproto.FlowCha
 		path := flowsPath(rt.name)
 		tx.Grow(len(keys))
 		for i, k := range keys {
-			if err := tx.Put(path, k, vals[i]); err != nil {
+			if err := tx.PutBytes(path, k, vals[i]); err != nil {
 				<-done
 				return err
 			}
@@ -148,20 +148,6 @@ func (d *Daemon) addFlows(rt *bridgeRT, fms []openflow.FlowMod) (ofproto.FlowCha
 	})
 	<-done
 	return ch, err
-}
-
-// formatMods returns the store keys and values of a batch of adds.
-func formatMods(fms []openflow.FlowMod) ([]string, [][]byte) {
-	keys := make([]string, len(fms))
-	vals := make([][]byte, len(fms))
-	parallel(len(fms), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			fm := &fms[i]
-			keys[i] = flowKey(fm.Table, fm.Priority, &fm.Match)
-			vals[i] = []byte(flowText(fm))
-		}
-	})
-	return keys, vals
 }
 
 // parseFlowMods parses lines in parallel chunks; the error reported is the
@@ -349,12 +335,7 @@ func statsToMod(fs *openflow.FlowStats) openflow.FlowMod {
 // which OpenFlow says identify a flow (§6.4). The match is printed with
 // port numbers; the hex prefix keeps keys sorted by table and priority.
 func flowKey(table uint8, priority uint16, m *flow.Match) string {
-	const hex = "0123456789abcdef"
-	match := ofctl.FormatMatch(m, openflow.DefaultPriority, nil)
-	b := make([]byte, 0, 8+len(match))
-	b = append(b, hex[table>>4], hex[table&15], '/',
-		hex[priority>>12], hex[priority>>8&15], hex[priority>>4&15], hex[priority&15], '/')
-	return string(append(b, match...))
+	return string(appendFlowKey(make([]byte, 0, 64), table, priority, m))
 }
 
 // flowText is a flow as stored: add-flow text with port numbers.
@@ -376,55 +357,6 @@ func (d *Daemon) persistFlows(br string, ch ofproto.FlowChanges) error {
 		return nil
 	}
 	return d.st.Update(func(tx *store.Tx) error { return w.write(tx) })
-}
-
-// flowWrite is one batch of flow changes as store records.
-type flowWrite struct {
-	br      string
-	delKeys []string
-	putKeys []string
-	putVals [][]byte
-}
-
-func (w *flowWrite) empty() bool { return len(w.delKeys)+len(w.putKeys) == 0 }
-
-// flowRecords formats ch as the store's keys and values.
-func flowRecords(br string, ch ofproto.FlowChanges) flowWrite {
-	w := flowWrite{br: br, delKeys: make([]string, len(ch.Removed)),
-		putKeys: make([]string, len(ch.Added)), putVals: make([][]byte, len(ch.Added))}
-	parallel(len(ch.Removed), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			fs := &ch.Removed[i]
-			w.delKeys[i] = flowKey(fs.Table, fs.Priority, &fs.Match)
-		}
-	})
-	parallel(len(ch.Added), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			fs := &ch.Added[i]
-			fm := statsToMod(fs)
-			w.putKeys[i] = flowKey(fs.Table, fs.Priority, &fs.Match)
-			w.putVals[i] = []byte(flowText(&fm))
-		}
-	})
-	return w
-}
-
-// write applies the batch in tx: removals first (a flow removed and
-// re-added in one batch appears in both).
-func (w *flowWrite) write(tx *store.Tx) error {
-	path := flowsPath(w.br)
-	tx.Grow(len(w.putKeys))
-	for _, k := range w.delKeys {
-		if err := tx.Delete(path, k); err != nil {
-			return err
-		}
-	}
-	for i, k := range w.putKeys {
-		if err := tx.Put(path, k, w.putVals[i]); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // restoreFlows makes the bridge's flows exactly those in the store.

@@ -113,7 +113,9 @@ type Config struct {
 	Software string
 	DPDesc   string
 	// OnFlowChanges, when set, is told about every flow table change made
-	// over OpenFlow so that the daemon can persist it.
+	// over OpenFlow so that the daemon can persist it. With an
+	// *ofproto.Bridge as the switch, flows added, replaced or modified
+	// arrive as FlowChanges.AddedRefs, not as Added copies.
 	OnFlowChanges func(ofproto.FlowChanges)
 	// OnGroupChanges, when set, is called after every group mod an
 	// OpenFlow connection applied successfully, so that the daemon can

@@ -27,7 +27,7 @@ type errReply struct {
 // sent alone (OpenFlow 1.3 §6.2: a switch processes messages in order and
 // reports an error for the one that failed). Both bridge entry points are
 // covered: without an OnFlowChanges consumer the agent uses
-// ApplyFlowMods, with one it uses FlowMods.
+// ApplyFlowMods, with one RecordFlowMods.
 func TestFlowModRunErrors(t *testing.T) {
 	add := func(prio uint16, port uint32) openflow.Message { return fmAdd(prio, port) }
 	overlap := fmAdd(7, 1)
@@ -67,7 +67,7 @@ func TestFlowModRunErrors(t *testing.T) {
 				if observed {
 					cfg.OnFlowChanges = func(ch ofproto.FlowChanges) {
 						mu.Lock()
-						added += len(ch.Added)
+						added += len(ch.AddedRefs)
 						mu.Unlock()
 					}
 				}

@@ -449,25 +449,32 @@ func (c *conn) checkBuffer(fm *openflow.FlowMod, xid uint32, raw []byte) {
 }
 
 // flowApplier is implemented by a switch that can apply flow mods without
-// reporting the added flows' statistics (*ofproto.Bridge.ApplyFlowMods).
+// copying the added flows' statistics (*ofproto.Bridge): ApplyFlowMods
+// only counts them, RecordFlowMods reports them by reference.
 type flowApplier interface {
 	ApplyFlowMods(fms []openflow.FlowMod) (ofproto.FlowChanges, error)
+	RecordFlowMods(fms []openflow.FlowMod) (ofproto.FlowChanges, error)
 }
 
-// flowMods applies fms as one batch. Without an OnFlowChanges consumer
-// nobody reads the added flows' statistics, so the agent asks the switch
-// not to build them: copying a FlowStats (about 450 bytes) for every added
-// flow was most of the garbage, and so of the GC work, of a bulk load.
-// Removed flows are reported either way (flow-removed messages need them).
+// flowMods applies fms as one batch. Copying a FlowStats (about 450 bytes)
+// for every added flow was most of the garbage, and so of the GC work, of
+// a bulk load: without an OnFlowChanges consumer nobody reads the added
+// flows, and with one (the daemon's flow log) they are reported as
+// ofproto.FlowRefs in FlowChanges.AddedRefs. Removed flows are reported
+// either way (flow-removed messages need them).
 func (a *Agent) flowMods(fms []openflow.FlowMod) (ofproto.FlowChanges, error) {
-	if ap, ok := a.sw.(flowApplier); ok && a.cfg.OnFlowChanges == nil {
+	ap, ok := a.sw.(flowApplier)
+	switch {
+	case ok && a.cfg.OnFlowChanges == nil:
 		return ap.ApplyFlowMods(fms)
+	case ok:
+		return ap.RecordFlowMods(fms)
 	}
 	return a.sw.FlowMods(fms)
 }
 
 func (a *Agent) flowsChanged(ch ofproto.FlowChanges) {
-	if a.cfg.OnFlowChanges != nil && (len(ch.Added) > 0 || len(ch.Removed) > 0) {
+	if a.cfg.OnFlowChanges != nil && len(ch.Added)+len(ch.AddedRefs)+len(ch.Removed)+len(ch.RemovedRefs) > 0 {
 		a.cfg.OnFlowChanges(ch)
 	}
 }

@@ -241,7 +241,12 @@ func actionName(t openflow.ActionType) string {
 // command) reads back to an equal FlowMod; it is how flows are stored. The
 // command itself is not part of the text.
 func FormatFlowMod(fm *openflow.FlowMod, names PortNamer) string {
-	b := make([]byte, 0, 128)
+	return string(AppendFlowMod(make([]byte, 0, 128), fm, names))
+}
+
+// AppendFlowMod is FormatFlowMod appending to b, for formatting many flows
+// into one buffer (the daemon's store records) without a string each.
+func AppendFlowMod(b []byte, fm *openflow.FlowMod, names PortNamer) []byte {
 	isAdd := fm.Command == openflow.FlowAdd
 	isDel := fm.Command == openflow.FlowDelete || fm.Command == openflow.FlowDeleteStrict
 	if isAdd && fm.Table != 0 || !isAdd && fm.Table != openflow.TableAll {
@@ -287,7 +292,7 @@ func FormatFlowMod(fm *openflow.FlowMod, names PortNamer) string {
 	} else if len(b) > 0 && b[len(b)-1] == ',' {
 		b = b[:len(b)-1]
 	}
-	return string(b)
+	return b
 }
 
 // FormatFlowStats prints one dump-flows line exactly as ovs-ofctl 3.1 does,

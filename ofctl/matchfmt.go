@@ -21,6 +21,11 @@ func FormatMatch(m *flow.Match, priority uint16, names PortNamer) string {
 	return string(appendMatch(nil, m, priority, names))
 }
 
+// AppendMatch is FormatMatch appending to b.
+func AppendMatch(b []byte, m *flow.Match, priority uint16, names PortNamer) []byte {
+	return appendMatch(b, m, priority, names)
+}
+
 func appendMatch(b []byte, m *flow.Match, priority uint16, names PortNamer) []byte {
 	start := len(b)
 	k, mk := &m.Key, &m.Mask

@@ -90,11 +90,12 @@ type Bridge struct {
 
 	// mu serializes control-plane writers and guards the fields below and
 	// every Flow's non-atomic fields.
-	mu     sync.Mutex
-	timed  map[*Flow]struct{} // flows with an idle or hard timeout
-	slab   flowSlab           // allocation for the FlowMods batch in progress
-	closed bool
-	wg     sync.WaitGroup // receive goroutines
+	mu      sync.Mutex
+	timed   map[*Flow]struct{} // flows with an idle or hard timeout
+	slab    flowSlab           // allocation for the FlowMods batch in progress
+	scratch flowScratch        // lists reused by FlowMods batches
+	closed  bool
+	wg      sync.WaitGroup // receive goroutines
 }
 
 // New returns a bridge holding the flow "priority=0 actions=NORMAL" in table
@@ -165,9 +166,11 @@ func (b *Bridge) localDPID() uint64 {
 }
 
 // SetFlowRemovedHook sets the function called (outside any bridge lock) for
-// every flow that leaves a table: idle or hard timeout expiry and deletes,
-// whether or not the flow has send_flow_rem (the caller filters on
-// FlowStats.Flags when it speaks OpenFlow).
+// every flow that leaves a table by idle or hard timeout, whether or not
+// the flow has send_flow_rem (the caller filters on FlowStats.Flags when it
+// speaks OpenFlow), and for flows deleted by a flow mod: every one with
+// FlowMods, only those with send_flow_rem with ApplyFlowMods and
+// RecordFlowMods (see FlowChanges.Removed).
 func (b *Bridge) SetFlowRemovedHook(fn func(openflow.FlowStats, uint8)) {
 	if fn == nil {
 		b.flowRemoved.Store(nil)

@@ -29,12 +29,33 @@ var (
 type FlowChanges struct {
 	// Added holds flows added, replaced or modified, as they now are.
 	Added []openflow.FlowStats
-	// Removed holds flows deleted, as they were.
+	// Removed holds flows deleted, as they were. FlowMods reports every
+	// one; ApplyFlowMods and RecordFlowMods only those with send_flow_rem,
+	// the ones a flow-removed message is sent for (RecordFlowMods reports
+	// all of them in RemovedRefs): copying 100,000 flows' statistics for
+	// a del-flows nobody listens to was most of its cost.
 	Removed []openflow.FlowStats
+	// NRemoved counts the flows deleted, whatever Removed holds.
+	NRemoved int
+	// RemovedRefs holds the flows deleted, by reference (RecordFlowMods
+	// only).
+	RemovedRefs []FlowRef
 	// NAdded counts the flows added, replaced or modified; it is set even
-	// when Added is not filled (ApplyFlowMods).
+	// when Added is not filled (ApplyFlowMods, RecordFlowMods).
 	NAdded int
+	// AddedRefs holds the flows added, replaced or modified, by reference
+	// (RecordFlowMods only; see FlowRef).
+	AddedRefs []FlowRef
 }
+
+// report says how a FlowMods batch reports the flows it added.
+type report uint8
+
+const (
+	reportCount report = iota // NAdded only
+	reportStats               // Added: statistics copies
+	reportRefs                // AddedRefs
+)
 
 // undo records one applied change so that a failed batch can be rolled back.
 type undo struct {
@@ -56,7 +77,7 @@ type undo struct {
 // half applied while it runs (there are no OpenFlow bundles yet); cached
 // decisions are invalidated when it returns.
 func (b *Bridge) FlowMods(fms []openflow.FlowMod) (FlowChanges, error) {
-	return b.flowMods(fms, true)
+	return b.flowMods(fms, reportStats)
 }
 
 // ApplyFlowMods is FlowMods for a caller that already knows what it added
@@ -64,10 +85,10 @@ func (b *Bridge) FlowMods(fms []openflow.FlowMod) (FlowChanges, error) {
 // only NAdded counts them, which spares copying the statistics of every flow
 // in a 100,000-flow add-flows.
 func (b *Bridge) ApplyFlowMods(fms []openflow.FlowMod) (FlowChanges, error) {
-	return b.flowMods(fms, false)
+	return b.flowMods(fms, reportCount)
 }
 
-func (b *Bridge) flowMods(fms []openflow.FlowMod, wantAdded bool) (FlowChanges, error) {
+func (b *Bridge) flowMods(fms []openflow.FlowMod, rep report) (FlowChanges, error) {
 	for i := range fms {
 		if err := validateFlowMod(&fms[i]); err != nil {
 			return FlowChanges{}, fmt.Errorf("ofproto: flow mod %d: %w", i, err)
@@ -76,10 +97,13 @@ func (b *Bridge) flowMods(fms []openflow.FlowMod, wantAdded bool) (FlowChanges, 
 	b.mu.Lock()
 	b.syncStats()
 	now := b.now().UnixNano()
+	// The undo log and the lists of touched flows are scratch reused from
+	// batch to batch: a controller streaming flow mods hands the bridge
+	// thousands of batches, each needing room for as many as 4,096 flows.
 	var (
-		log     = make([]undo, 0, len(fms))
-		added   = make([]*Flow, 0, len(fms))
-		removed []*Flow
+		log     = slices.Grow(b.scratch.log[:0], len(fms))
+		added   = slices.Grow(b.scratch.added[:0], len(fms))
+		removed = b.scratch.removed[:0]
 		err     error
 	)
 	b.slab = newFlowSlab(fms)
@@ -93,34 +117,85 @@ func (b *Bridge) flowMods(fms []openflow.FlowMod, wantAdded bool) (FlowChanges, 
 	if err != nil {
 		b.rollback(log)
 		b.bump()
+		b.scratch.keep(&log, &added, &removed)
 		b.mu.Unlock()
 		return FlowChanges{}, err
 	}
-	var ch FlowChanges
-	if len(removed) > 0 {
-		ch.Removed = make([]openflow.FlowStats, len(removed))
-		for i, f := range removed {
-			ch.Removed[i] = f.stats(now)
-		}
-	}
+	ch := FlowChanges{NRemoved: len(removed)}
+	reportRemoved(&ch, removed, rep, now)
 	for _, f := range added {
 		if f.gone {
 			continue
 		}
 		ch.NAdded++
-		if wantAdded {
+		switch rep {
+		case reportStats:
 			if ch.Added == nil {
 				ch.Added = make([]openflow.FlowStats, 0, len(added))
 			}
 			ch.Added = append(ch.Added, f.stats(now))
+		case reportRefs:
+			if ch.AddedRefs == nil {
+				ch.AddedRefs = make([]FlowRef, 0, len(added))
+			}
+			ch.AddedRefs = append(ch.AddedRefs, f.ref())
 		}
 	}
 	if len(log) > 0 {
 		b.bump()
 	}
+	b.scratch.keep(&log, &added, &removed)
 	b.mu.Unlock()
 	b.notifyRemoved(ch.Removed, RemovedDelete)
 	return ch, nil
+}
+
+// flowScratch is the reusable scratch of a FlowMods batch. Guarded by
+// Bridge.mu.
+type flowScratch struct {
+	log     []undo
+	added   []*Flow
+	removed []*Flow
+}
+
+// scratchMax bounds the scratch kept between batches: a 100,000-flow
+// add-flows should not pin its lists for the bridge's lifetime.
+const scratchMax = 8192
+
+// keep takes the lists back after a batch, cleared so that they hold no
+// flow alive, unless they grew past scratchMax. Called with Bridge.mu held.
+func (s *flowScratch) keep(log *[]undo, added, removed *[]*Flow) {
+	clear(*log)
+	clear(*added)
+	clear(*removed)
+	s.log, s.added, s.removed = nil, nil, nil
+	if cap(*log) <= scratchMax {
+		s.log = (*log)[:0]
+	}
+	if cap(*added) <= scratchMax {
+		s.added = (*added)[:0]
+	}
+	if cap(*removed) <= scratchMax {
+		s.removed = (*removed)[:0]
+	}
+}
+
+// reportRemoved fills ch's lists of removed flows as rep asks.
+func reportRemoved(ch *FlowChanges, removed []*Flow, rep report, now int64) {
+	if len(removed) == 0 {
+		return
+	}
+	if rep == reportRefs {
+		ch.RemovedRefs = make([]FlowRef, len(removed))
+	}
+	for i, f := range removed {
+		if rep == reportRefs {
+			ch.RemovedRefs[i] = f.ref()
+		}
+		if rep == reportStats || f.flags&openflow.FlagSendFlowRem != 0 {
+			ch.Removed = append(ch.Removed, f.stats(now))
+		}
+	}
 }
 
 // flowSlab hands out the Flows, Rules and action lists of one FlowMods

@@ -231,6 +231,11 @@ func TestFlowModsAtomic(t *testing.T) {
 // same changes and counts the adds without listing them.
 func TestApplyFlowModsCounts(t *testing.T) {
 	tb := newTestBridge(t, 0)
+	// The default NORMAL flow and this one are deleted; only this one
+	// asked for a flow-removed message, so only it is in Removed.
+	if _, err := tb.FlowMods([]openflow.FlowMod{mod(t, openflow.FlowAdd, "send_flow_rem,priority=9,udp actions=drop")}); err != nil {
+		t.Fatal(err)
+	}
 	ch, err := tb.ApplyFlowMods([]openflow.FlowMod{
 		mod(t, openflow.FlowDelete, ""),
 		mod(t, openflow.FlowAdd, "priority=7,in_port=1 actions=output:2"),
@@ -239,8 +244,9 @@ func TestApplyFlowModsCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ch.NAdded != 2 || ch.Added != nil || len(ch.Removed) != 1 {
-		t.Fatalf("ApplyFlowMods = NAdded %d, Added %d, Removed %d; want 2, nil, 1", ch.NAdded, len(ch.Added), len(ch.Removed))
+	if ch.NAdded != 2 || ch.Added != nil || ch.NRemoved != 2 || len(ch.Removed) != 1 || ch.Removed[0].Priority != 9 {
+		t.Fatalf("ApplyFlowMods = NAdded %d, Added %d, NRemoved %d, Removed %+v; want 2, nil, 2 and the priority 9 flow",
+			ch.NAdded, len(ch.Added), ch.NRemoved, ch.Removed)
 	}
 	if got := len(dump(tb.Bridge)); got != 2 {
 		t.Fatalf("after ApplyFlowMods the bridge has %d flows, want 2", got)

@@ -10,13 +10,13 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -123,7 +123,7 @@ type Tx struct {
 type pendingPut struct {
 	bucket int // index in Tx.buckets
 	seq    int // order of the Put, so that the last of equal keys wins
-	key    string
+	key    []byte
 	value  []byte
 }
 
@@ -194,25 +194,23 @@ func (tx *Tx) flush() error {
 		if a.bucket != b.bucket {
 			return a.bucket - b.bucket
 		}
-		if c := strings.Compare(a.key, b.key); c != 0 {
+		if c := bytes.Compare(a.key, b.key); c != 0 {
 			return c
 		}
 		return a.seq - b.seq
 	})
-	// bbolt keeps the key slices until commit; one arena for all of them
-	// instead of one allocation per key.
-	total := 0
-	for _, w := range p {
-		total += len(w.key)
-	}
-	arena := make([]byte, 0, total)
-	for _, w := range p {
-		start := len(arena)
-		arena = append(arena, w.key...)
-		if err := tx.buckets[w.bucket].Put(arena[start:len(arena):len(arena)], w.value); err != nil {
+	// bbolt keeps the key slices until commit: Put copied string keys,
+	// PutBytes callers promised not to touch theirs.
+	for i := range p {
+		w := &p[i]
+		if i+1 < len(p) && p[i+1].bucket == w.bucket && bytes.Equal(p[i+1].key, w.key) {
+			continue // a later Put of the same key wins
+		}
+		if err := tx.buckets[w.bucket].Put(w.key, w.value); err != nil {
 			return fmt.Errorf("store: put %q: %w", w.key, err)
 		}
 	}
+	clear(p) // drop the references for the collector
 	return nil
 }
 
@@ -220,10 +218,23 @@ func (tx *Tx) flush() error {
 // along the path. The value is copied when the transaction commits, so the
 // caller must not modify it before then.
 func (tx *Tx) Put(path []string, key string, value []byte) error {
+	return tx.put(path, []byte(key), value)
+}
+
+// PutBytes is Put with a key in bytes, for bulk writers that format keys
+// and values into one buffer (100,000 flows): neither key nor value is
+// copied, so the caller must not modify either before the transaction
+// commits.
+func (tx *Tx) PutBytes(path []string, key, value []byte) error {
+	return tx.put(path, key, value)
+}
+
+// put checks and queues one write.
+func (tx *Tx) put(path []string, key, value []byte) error {
 	switch {
 	case !tx.tx.Writable():
 		return fmt.Errorf("store: put %q in %q: %w", key, path, berrors.ErrTxNotWritable)
-	case key == "":
+	case len(key) == 0:
 		return fmt.Errorf("store: put %q in %q: %w", key, path, berrors.ErrKeyRequired)
 	case len(key) > bolt.MaxKeySize:
 		return fmt.Errorf("store: put %.20q... in %q: %w", key, path, berrors.ErrKeyTooLarge)
