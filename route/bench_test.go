@@ -10,7 +10,7 @@ import (
 
 // bigDB builds main with n random routes (/8../32, dev routes) in one
 // transaction.
-func bigDB(b *testing.B, n int) (*RPDB, []netip.Addr) {
+func bigDB(b testing.TB, n int) (*RPDB, []netip.Addr) {
 	b.Helper()
 	db := testDB(b)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -40,6 +40,7 @@ func BenchmarkLookup1M(b *testing.B) {
 	db, dsts := bigDB(b, 1_000_000)
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer cpuMetric(b)()
 	for i := 0; b.Loop(); i++ {
 		_, _ = db.Lookup(Query{Dst: dsts[i&4095]})
 	}
@@ -61,6 +62,7 @@ func BenchmarkLookupRules100(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer cpuMetric(b)()
 	for i := 0; b.Loop(); i++ {
 		_, _ = db.Lookup(Query{Dst: dsts[i&4095], Mark: 1})
 	}
@@ -79,6 +81,7 @@ func BenchmarkAddRoute(b *testing.B) {
 	db, _ := bigDB(b, 100_000)
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer cpuMetric(b)()
 	for i := 0; b.Loop(); i++ {
 		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{250, byte(i >> 16), byte(i >> 8), byte(i)}), 32)
 		_ = db.AddRoute(Route{Dst: p, Type: TypeUnicast, Dev: "eth0", Protocol: ProtoBoot, Scope: ScopeLink})
@@ -92,6 +95,7 @@ func BenchmarkLookupHot(b *testing.B) {
 	db, dsts := bigDB(b, 10_000)
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer cpuMetric(b)()
 	for i := 0; b.Loop(); i++ {
 		_, _ = db.Lookup(Query{Dst: dsts[i&63]})
 	}

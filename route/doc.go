@@ -33,7 +33,10 @@
 // gets a fib (fib.go) when a transaction commits: a 12-8-4-8 multibit
 // trie that answers the longest prefix in a few array loads, updated
 // copy-on-write for small changes and rebuilt for bulk ones. Lookups
-// start there and backtrack through bart.
+// start there and backtrack through bart. While only the default rules
+// exist, a snapshot also carries a precompiled fast path (fast.go): a
+// guard on the local table's prefixes, then main's fib walk and its
+// entry, without the rule walk; anything else falls back to the walk.
 //
 // iproute2.go parses the arguments of `ip route` and `ip rule` commands and
 // format.go prints routes, rules and `ip route get` answers in iproute2's

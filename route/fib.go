@@ -200,7 +200,12 @@ func (f *fib) lookup(d uint32) *entry {
 	if s.subMask&(1<<i) == 0 {
 		return e
 	}
-	sub := s.sub
+	return s.sub.lookup(i, d, e)
+}
+
+// lookup returns the answer of slot i of the sub node for address d: its
+// band-C or band-D answer, else e (the shorter bands' answer).
+func (sub *fibSub) lookup(i, d uint32, e *entry) *entry {
 	if x := sub.e[i]; x != nil {
 		e = x
 	}

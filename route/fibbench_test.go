@@ -16,6 +16,7 @@ func BenchmarkFibLookup1M(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer cpuMetric(b)()
 	n := 0
 	for i := 0; b.Loop(); i++ {
 		if e := f.lookup(ds[i&4095]); e != nil {

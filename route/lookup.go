@@ -69,9 +69,18 @@ var ErrThrow error = errThrow
 
 // Lookup is fib_lookup: it walks the rules by priority and answers the
 // first decisive outcome, exactly as fib_rules_lookup and
-// fib4_rule_action do. It allocates nothing.
+// fib4_rule_action do. While only the default rules exist, the common
+// case (no local route covers dst; main's first alias answers) is
+// answered by the snapshot's precompiled fast path (fast.go) with the
+// same result. It allocates nothing.
 func (db *RPDB) Lookup(q Query) (res Result, err error) {
-	err = db.cur.Load().fibLookupTo(&q, ScopeUniverse, nil, &res)
+	s := db.cur.Load()
+	if s.fast.on {
+		if ok, err := s.fast.lookup(&q, ScopeUniverse, &res); ok {
+			return res, err
+		}
+	}
+	err = s.walk(&q, ScopeUniverse, nil, &res)
 	return res, err
 }
 
@@ -93,6 +102,16 @@ func (s *snapshot) fibLookup(q *Query, scope Scope, rec Recorder) (Result, error
 // zero. Result is large: the hot path fills it in place instead of
 // copying it at every return.
 func (s *snapshot) fibLookupTo(q *Query, scope Scope, rec Recorder, out *Result) error {
+	if s.fast.on && rec == nil {
+		if ok, err := s.fast.lookup(q, scope, out); ok {
+			return err
+		}
+	}
+	return s.walk(q, scope, rec, out)
+}
+
+// walk is fibLookupTo without the fast path.
+func (s *snapshot) walk(q *Query, scope Scope, rec Recorder, out *Result) error {
 	if !s.custom && rec == nil {
 		return s.defaultLookup(q, scope, out)
 	}

@@ -46,6 +46,8 @@ type snapshot struct {
 	// local table merged into main (fib_unmerge), so results from local
 	// routes report table main.
 	custom bool
+	// fast is the precompiled lookup of the default rules (fast.go).
+	fast fastPath
 }
 
 func (s *snapshot) link(index int) *Link {
@@ -112,6 +114,7 @@ func build(rules []Rule, tables map[TableID]*table, links []Link) *snapshot {
 	for i := range s.rules {
 		s.rules[i].merged = !s.custom
 	}
+	s.compileFast()
 	return s
 }
 

@@ -68,6 +68,7 @@ const (
 	entrySrc                 // the first route has a prefsrc
 	entryMore                // the leaf has more than one route
 	entrySlow                // an address is not IPv4: read the route itself
+	entryReject              // the first route's type answers with an error
 )
 
 // newEntry caches l's first route.
@@ -77,6 +78,9 @@ func newEntry(l *leaf) *entry {
 		bits: uint8(l.pfx.Bits()), typ: r.Type, tos: r.TOS, scope: r.Scope}
 	if len(l.routes) > 1 {
 		e.flags |= entryMore
+	}
+	if _, rej := r.Type.reject(); rej {
+		e.flags |= entryReject
 	}
 	if r.Gateway.IsValid() && r.nhScope == ScopeLink {
 		e.flags |= entryGateway
