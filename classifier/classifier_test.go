@@ -108,6 +108,9 @@ func TestLookupWildcards(t *testing.T) {
 		{[]ruleSpec{{"in_port=1,nw_dst=10.0.0.1", 10, "a"}}, "in_port=2,nw_dst=10.0.0.1", "in_port=0xffffffff"},
 		{[]ruleSpec{{"in_port=1,nw_dst=10.0.0.1", 10, "a"}}, "in_port=1,nw_dst=10.0.0.2", "in_port=0xffffffff,nw_dst=255.255.255.255"},
 		{[]ruleSpec{{"in_port=1,dl_dst=00:00:00:00:00:01,tp_dst=80", 10, "a"}}, "in_port=1,dl_dst=00:00:00:00:00:02,tp_dst=80", "in_port=0xffffffff,dl_dst=ff:ff:ff:ff:ff:ff"},
+		// A first stage of two pieces, rejected before scan (see Lookup).
+		{[]ruleSpec{{"in_port=1,metadata=5,nw_dst=10.0.0.1", 10, "a"}}, "in_port=1,metadata=6,nw_dst=10.0.0.1", "in_port=0xffffffff,metadata=0xffffffffffffffff"},
+		{[]ruleSpec{{"in_port=1,metadata=5,nw_dst=10.0.0.1", 10, "a"}}, "in_port=1,metadata=5,nw_dst=10.0.0.2", "in_port=0xffffffff,metadata=0xffffffffffffffff,nw_dst=255.255.255.255"},
 		{[]ruleSpec{{"in_port=1,dl_dst=00:00:00:00:00:01,tp_dst=80", 10, "a"}}, "in_port=1,dl_dst=00:00:00:00:00:01,tp_dst=80", "in_port=0xffffffff,dl_dst=ff:ff:ff:ff:ff:ff,tp_dst=0xffff"},
 	}
 	for _, tt := range tests {

@@ -14,7 +14,17 @@ import (
 // while readers look up. Run it under -race. Readers must only ever get
 // rules that were handed to Insert, that match the key, and never nil: a
 // catch-all rule stays in the table throughout.
-func TestConcurrentLookup(t *testing.T) {
+func TestConcurrentLookup(t *testing.T) { concurrentLookup(t) }
+
+// TestConcurrentLookupBigTables is TestConcurrentLookup with every table
+// of 16 slots or more big: unfiltered, and with short records in lines.
+func TestConcurrentLookupBigTables(t *testing.T) {
+	defer func(n int) { bigSlots = n }(bigSlots)
+	bigSlots = 16
+	concurrentLookup(t)
+}
+
+func concurrentLookup(t *testing.T) {
 	g := newGen(42, 8, 50)
 	const nrules = 3000
 	pool := make([]*Rule[string], nrules)

@@ -25,3 +25,20 @@ func adviseHuge(addr, n uintptr) {
 	// the kernel backs it, never its contents.
 	_, _, _ = unix.Syscall(unix.SYS_MADVISE, start, end-start, unix.MADV_HUGEPAGE)
 }
+
+// collapseHuge is adviseHuge for an array whose pages are already present:
+// the Go runtime zeroes a large allocation that holds pointers (a big
+// table's lines) before returning it, so its pages were faulted in as
+// 4 KiB pages before the advice. MADV_COLLAPSE (Linux 6.1) rebuilds them
+// as huge pages now instead of leaving it to khugepaged, which may take
+// minutes. A hint as well: errors (older kernels, no free huge pages) are
+// ignored.
+func collapseHuge(addr, n uintptr) {
+	adviseHuge(addr, n)
+	start := (addr + hugePage - 1) &^ (hugePage - 1)
+	end := (addr + n) &^ (hugePage - 1)
+	if end <= start {
+		return
+	}
+	_, _, _ = unix.Syscall(unix.SYS_MADVISE, start, end-start, unix.MADV_COLLAPSE)
+}

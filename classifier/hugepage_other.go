@@ -4,3 +4,5 @@ package classifier
 
 // adviseHuge does nothing where transparent huge pages do not exist.
 func adviseHuge(uintptr, uintptr) {}
+
+func collapseHuge(addr, n uintptr) {}

@@ -56,7 +56,20 @@ func (c *Classifier[T]) Lookup(k *flow.Key, wc *flow.Mask) *Rule[T] {
 		if best != nil && maxPri < uint32(bestRank>>seqBits) {
 			break
 		}
-		if e.st.scan(kw, ww, &next) {
+		st := e.st
+		// Most subtables fail their first stage's filter; when that stage
+		// is one or two pieces, try it here rather than pay for a call to
+		// scan (see subtable.first). A missing second piece has a zero
+		// mask and adds nothing.
+		if p, t := &st.first, st.tab.Load(); st.firstOK && t.nf != 0 &&
+			!t.filt.mayHold(0, finish((kw[p[0].i]&p[0].m)*p[0].k+(kw[p[1].i]&p[1].m)*p[1].k)) {
+			if ww != nil {
+				ww[p[0].i] |= p[0].m
+				ww[p[1].i] |= p[1].m
+			}
+			continue
+		}
+		if st.scan(kw, ww, &next) {
 			if pend.st != nil {
 				settle(&pend)
 			}

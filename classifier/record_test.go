@@ -2,6 +2,7 @@ package classifier
 
 import (
 	"testing"
+	"unsafe"
 
 	"tapestry/flow"
 )
@@ -28,8 +29,8 @@ func TestRankUnderWriterChange(t *testing.T) {
 	if !ok {
 		t.Fatal("slotOf(in_port=1) found no slot")
 	}
-	good := tab.recs[s*tab.stride].Load()
-	tab.recs[s*tab.stride].Store(^uint64(0))
+	good := tab.rec(s)[0].Load()
+	tab.rec(s)[0].Store(^uint64(0))
 	for _, tc := range []struct {
 		ver  uint64
 		want string
@@ -44,7 +45,7 @@ func TestRankUnderWriterChange(t *testing.T) {
 		}
 	}
 	st.ver.Store(0)
-	tab.recs[s*tab.stride].Store(good)
+	tab.rec(s)[0].Store(good)
 }
 
 // TestTombstoneRevive checks that a removed key's slot comes back to life
@@ -76,11 +77,48 @@ func TestTombstoneRevive(t *testing.T) {
 		c.Insert(r)
 	}
 	if tab2 := st.tab.Load(); tab2 == tab {
-		if w := tab.recs[slotA*tab.stride+1].Load(); w != m.Key.Words()[st.sig[0].i] {
+		if w := tab.rec(slotA)[1].Load(); w != m.Key.Words()[st.sig[0].i] {
 			t.Errorf("tombstone of in_port=1 now holds key word %#x", w)
 		}
 	}
 	if got := name(c.Lookup(&k, nil)); got != "" {
 		t.Errorf("Lookup of removed in_port=1 = %q, want no match", got)
+	}
+}
+
+// TestLineLayout checks where a big table keeps its slots: records of up
+// to lineWords words share a 64-byte, line-aligned slot with the rule list
+// head; longer ones stay in separate arrays. rec and head must address the
+// same memory as the lines themselves.
+func TestLineLayout(t *testing.T) {
+	tests := []struct {
+		n, nsig   int
+		wantLines bool
+	}{
+		{bigSlots, 6, true},      // the 1M exact benchmark's mask
+		{bigSlots, 1, true},      // in_port alone
+		{bigSlots, 7, false},     // record of eight words: no room for the head
+		{bigSlots / 2, 6, false}, // not big
+	}
+	for _, tt := range tests {
+		tab := newTable[int](tt.n, tt.nsig, 0)
+		if got := tab.lines != nil; got != tt.wantLines || got == (tab.rules != nil) {
+			t.Errorf("newTable(%d, %d): lines %v, rules %v; want lines %v", tt.n, tt.nsig, got, tab.rules != nil, tt.wantLines)
+			continue
+		}
+		if tab.slots() != tt.n || len(tab.rec(uint64(tt.n-1))) != tt.nsig+1 {
+			t.Errorf("newTable(%d, %d): %d slots, last record %d words", tt.n, tt.nsig, tab.slots(), len(tab.rec(uint64(tt.n-1))))
+		}
+		if !tt.wantLines {
+			continue
+		}
+		if a := uintptr(unsafe.Pointer(&tab.lines[0])); a%64 != 0 {
+			t.Errorf("newTable(%d, %d): lines start at %#x, not on a cache line", tt.n, tt.nsig, a)
+		}
+		for _, s := range []uint64{0, 1, uint64(tt.n) - 1} {
+			if &tab.rec(s)[0] != &tab.lines[s].rec[0] || tab.head(s) != &tab.lines[s].head {
+				t.Errorf("newTable(%d, %d): slot %d's record or head is not in line %d", tt.n, tt.nsig, s, s)
+			}
+		}
 	}
 }

@@ -29,7 +29,8 @@ import (
 // Big tables (see bigSlots) have no filters: their probe is dominated by
 // cache misses, which a filter would add to rather than save. Their dense
 // tag array (1 byte a slot) is the filter that stays in the caches, and a
-// hit then loads the slot's record and rule pointer together (confirm).
+// hit then loads the slot's record and rule pointer together (confirm),
+// from one cache line when the record is short (see line).
 
 // Stage numbers, in lookup order.
 const (
@@ -77,6 +78,11 @@ type piece struct {
 	m uint64
 	k uint64
 	i uintptr
+	// stage is, for the last piece of a stage, the stage's index among
+	// the mask's nonempty stages (the index of its filter), and -1 for
+	// the other pieces: a lookup checks a filter after the piece that
+	// completes the stage's partial hash, in the same loop that hashes.
+	stage int
 }
 
 // makePieces splits mask m by stage. It returns the pieces in stage order
@@ -88,10 +94,11 @@ func makePieces(m *flow.Mask) (ps []piece, ends []uint8) {
 		n := len(ps)
 		for i := range mw {
 			if w := mw[i] & sw[i]; w != 0 {
-				ps = append(ps, piece{m: w, k: pieceMul(len(ps)), i: uintptr(i)})
+				ps = append(ps, piece{m: w, k: pieceMul(len(ps)), i: uintptr(i), stage: -1})
 			}
 		}
 		if len(ps) > n {
+			ps[len(ps)-1].stage = len(ends)
 			ends = append(ends, uint8(len(ps)))
 		}
 	}

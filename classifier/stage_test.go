@@ -49,6 +49,18 @@ func TestMakePieces(t *testing.T) {
 		if len(ps) != tt.pieces || fmt.Sprint(ends) != fmt.Sprint(tt.ends) {
 			t.Errorf("makePieces(%q) = %d pieces, ends %v; want %d, %v", tt.match, len(ps), ends, tt.pieces, tt.ends)
 		}
+		// A piece names its stage's filter only if it ends the stage.
+		stage := 0
+		for j, p := range ps {
+			want := -1
+			if stage < len(ends) && j+1 == int(ends[stage]) {
+				want = stage
+				stage++
+			}
+			if p.stage != want {
+				t.Errorf("makePieces(%q): piece %d has stage %d, want %d", tt.match, j, p.stage, want)
+			}
+		}
 	}
 }
 
@@ -190,7 +202,7 @@ func TestShrinkToFilteredTable(t *testing.T) {
 	first := m(0)
 	st := c.subtableFor(&first.Mask)
 	if tab := st.tab.Load(); tab.nf != 0 || !tab.big {
-		t.Fatalf("table of %d slots has %d filters, big %v; want a big table", len(tab.rules), tab.nf, tab.big)
+		t.Fatalf("table of %d slots has %d filters, big %v; want a big table", tab.slots(), tab.nf, tab.big)
 	}
 	for i := range 11 {
 		mi := m(i)
@@ -204,7 +216,7 @@ func TestShrinkToFilteredTable(t *testing.T) {
 		if tab := st.tab.Load(); tab.nf > 0 {
 			k := mi.Key
 			if got := name(c.Lookup(&k, nil)); got != fmt.Sprint(i) {
-				t.Fatalf("after shrinking to %d slots: Lookup(key %d) = %q, want %d", len(tab.rules), i, got, i)
+				t.Fatalf("after shrinking to %d slots: Lookup(key %d) = %q, want %d", tab.slots(), i, got, i)
 			}
 			return
 		}

@@ -33,20 +33,27 @@ type sigWord struct {
 
 // subtable holds every rule with one mask.
 type subtable[T any] struct {
-	// Read by lookups.
+	// Read by lookups. The fields a lookup reads in every subtable it
+	// visits come first, so that they share as few cache lines as they can.
 	tab atomic.Pointer[table[T]]
+	// first holds the pieces of the first stage when there are at most
+	// two (the second with a zero mask when there is one), which lets
+	// Lookup try that stage's filter before calling scan; firstOK says
+	// whether it does.
+	first   [2]piece
+	firstOK bool
 	// ver is odd while the writer changes a live slot's rule list head and
 	// rank, which must be read as a pair; a reader that sees it odd or
 	// changed across its reads ranks the rule it got from the rule itself.
 	// Filling an empty slot does not need it: the tag is stored last.
-	ver atomic.Uint64
+	ver    atomic.Uint64
+	pieces []piece // the mask split by stage: what a lookup hashes
+	ends   []uint8 // per nonempty stage, the end of its pieces
 	// minPri is the lowest priority of st's rules (prioSet.min), a lower
 	// bound on the priority of any rule a lookup finds here; see Lookup.
 	minPri atomic.Uint32
 	nsig   int                    // fixed at creation, like sig, pieces and ends
 	sig    [flow.KeyWords]sigWord // the mask's nonzero words: all a lookup compares
-	pieces []piece                // the mask split by stage: what a lookup hashes
-	ends   []uint8                // per nonempty stage, the end of its pieces
 	mask   flow.Mask
 	// recPos[j] is the place in a record (index into sig) of the key word
 	// pieces[j] covers, so the writer hashes a record's words where they
@@ -70,6 +77,10 @@ func newSubtable[T any](m *flow.Mask) *subtable[T] {
 		}
 	}
 	st.pieces, st.ends = makePieces(m)
+	if len(st.ends) > 0 && st.ends[0] <= 2 {
+		copy(st.first[:], st.pieces[:st.ends[0]])
+		st.firstOK = true
+	}
 	st.recPos = make([]uint8, len(st.pieces))
 	for j, p := range st.pieces {
 		for st.sig[st.recPos[j]].i != p.i {
@@ -171,20 +182,24 @@ func (st *subtable[T]) scan(kw, ww *[flow.KeyWords]uint64, c *candidate[T]) bool
 	v := st.ver.Load()
 	t := st.tab.Load()
 	ps := st.pieces
+	nf := t.nf
 	var h uint64
-	j := 0
-	for s := range t.nf {
-		end := int(st.ends[s])
-		for ; j < end && j < len(ps); j++ {
+	if nf == 0 {
+		// No filters (a big table, or one stage): a plain sum.
+		for j := range ps {
 			h += (kw[ps[j].i] & ps[j].m) * ps[j].k
 		}
-		if !t.filt.mayHold(s, finish(h)) {
-			widen(ww, ps[:j])
-			return false
+	} else {
+		for j := range ps {
+			p := &ps[j]
+			h += (kw[p.i] & p.m) * p.k
+			// Only the last piece of a filtered stage has a stage below
+			// nf: the others have -1, and the last stage has no filter.
+			if uint(p.stage) < uint(nf) && !t.filt.mayHold(p.stage, finish(h)) {
+				widen(ww, ps[:j+1])
+				return false
+			}
 		}
-	}
-	for ; j < len(ps); j++ {
-		h += (kw[ps[j].i] & ps[j].m) * ps[j].k
 	}
 	widen(ww, ps)
 	h = finish(h)
@@ -253,7 +268,7 @@ func (st *subtable[T]) probe(t *table[T], kw *[flow.KeyWords]uint64, h, v uint64
 // confirm compares k with slot s's key and on a match returns the slot's
 // best rule and its rank. v is st.ver as read before the slot.
 func (st *subtable[T]) confirm(t *table[T], s uint64, kw *[flow.KeyWords]uint64, v uint64) (*Rule[T], uint64) {
-	rec := t.recs[s*t.stride : (s+1)*t.stride]
+	rec := t.rec(s)
 	sig := st.sigs()
 	if len(rec) != len(sig)+1 {
 		return nil, 0 // never: stride is len(sig)+1; lets the compiler drop bounds checks
@@ -262,7 +277,7 @@ func (st *subtable[T]) confirm(t *table[T], s uint64, kw *[flow.KeyWords]uint64,
 	// independent, and for a table out of the caches doing them together
 	// saves a memory latency. The key words never change while the slot's
 	// tag is live (see table), so the order does not matter to correctness.
-	r := t.rules[s].Load()
+	r := t.head(s).Load()
 	for j := range sig {
 		if kw[sig[j].i]&sig[j].m != rec[j+1].Load() {
 			return nil, 0
@@ -316,8 +331,8 @@ func (st *subtable[T]) findSlot(t *table[T], kw []uint64, h uint64) (s uint64, t
 // for readers (see ver). Writer only.
 func (st *subtable[T]) setHead(t *table[T], s uint64, r *Rule[T]) {
 	st.ver.Add(1)
-	t.rules[s].Store(r)
-	t.recs[s*t.stride].Store(rankOf(r))
+	t.head(s).Store(r)
+	t.rec(s)[0].Store(rankOf(r))
 	st.ver.Add(1)
 }
 
@@ -334,7 +349,7 @@ func (st *subtable[T]) insert(r *Rule[T], seq *uint64) (old *Rule[T]) {
 	case empty:
 		*seq++
 		r.seq = *seq
-		if (st.used+1)*4 > len(t.rules)*3 {
+		if (st.used+1)*4 > t.slots()*3 {
 			// Grow (or, with many tombstones, just rebuild) before filling
 			// the slot, keeping the load at most 3/4 so that a miss ends
 			// within a tag word or two.
@@ -361,7 +376,7 @@ func (st *subtable[T]) insert(r *Rule[T], seq *uint64) (old *Rule[T]) {
 		t.setTag(s, tagOf(h))
 		return nil
 	}
-	head := t.rules[s].Load()
+	head := t.head(s).Load()
 	var prev *Rule[T]
 	cur := head
 	for cur != nil && cur.Priority > r.Priority {
@@ -410,7 +425,7 @@ func (st *subtable[T]) find(key *flow.Key, p uint16) *Rule[T] {
 	if !ok {
 		return nil
 	}
-	for r := t.rules[s].Load(); r != nil && r.Priority >= p; r = r.next {
+	for r := t.head(s).Load(); r != nil && r.Priority >= p; r = r.next {
 		if r.Priority == p {
 			return r
 		}
@@ -426,7 +441,7 @@ func (st *subtable[T]) remove(key *flow.Key, p uint16) *Rule[T] {
 		return nil
 	}
 	var prev *Rule[T]
-	r := t.rules[s].Load()
+	r := t.head(s).Load()
 	for r != nil && r.Priority > p {
 		prev, r = r, r.next
 	}
@@ -444,7 +459,7 @@ func (st *subtable[T]) remove(key *flow.Key, p uint16) *Rule[T] {
 		// The record stays: readers that read the tag before it changed
 		// compare against it, and the same key may revive the slot.
 		t.setTag(s, tomb)
-		t.rules[s].Store(nil)
+		t.head(s).Store(nil)
 		st.live--
 	}
 	r.next = nil
@@ -465,14 +480,14 @@ func (st *subtable[T]) rebuild(want int) *table[T] {
 	old := st.tab.Load()
 	t := st.newTable(n)
 	ft := t.fresh()
-	for s := range old.rules {
-		r := old.rules[s].Load()
+	for s := range uint64(old.slots()) {
+		r := old.head(s).Load()
 		if r == nil {
 			continue
 		}
-		rec := old.rec(uint64(s))
+		rec := old.rec(s)
 		j, tg := ft.place(t, st, rec)
-		ft.rules[j] = r
+		*plainHead(t.head(j)) = r
 		ft.tags[j/8] |= uint64(tg) << (j % 8 * 8)
 	}
 	st.used = st.live
@@ -501,7 +516,8 @@ func (ft *freshTable[T]) place(t *table[T], st *subtable[T], rec []atomic.Uint64
 	for uint8(ft.tags[j/8]>>(j%8*8)) != empty {
 		j = (j + 1) & t.mask()
 	}
-	nr := ft.recs[j*t.stride : (j+1)*t.stride]
+	i := j*t.step + t.off
+	nr := ft.recs[i : i+t.stride]
 	nr[0] = rec[0].Load()
 	copy(nr[1:], kw)
 	return j, tagOf(h)
@@ -511,8 +527,8 @@ func (ft *freshTable[T]) place(t *table[T], st *subtable[T], rec []atomic.Uint64
 // within a slot, until fn returns false. Writer only.
 func (st *subtable[T]) each(fn func(*Rule[T]) bool) bool {
 	t := st.tab.Load()
-	for s := range t.rules {
-		for r := t.rules[s].Load(); r != nil; {
+	for s := range uint64(t.slots()) {
+		for r := t.head(s).Load(); r != nil; {
 			next := r.next // fn may remove r
 			if !fn(r) {
 				return false

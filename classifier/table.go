@@ -2,7 +2,7 @@ package classifier
 
 import "sync/atomic"
 
-// table is an open-addressed hash table with linear probing, split in three
+// table is an open-addressed hash table with linear probing, split in
 // parallel arrays:
 //
 //   - tags: one byte per slot, packed eight to a word. Probing reads these
@@ -16,6 +16,10 @@ import "sync/atomic"
 //     lines) that the caller pays only for the rule it gets back.
 //   - rules: per slot the list of rules with that masked key, highest
 //     priority first.
+//
+// A big table with short records keeps recs and rules together instead,
+// one slot per 64-byte line (see line), so that a hit on a table far
+// larger than the caches costs the tag word and one line from memory.
 //
 // Readers find the table through subtable.tab. The writer changes slots in
 // place with atomic stores and replaces the whole table when it grows.
@@ -32,15 +36,37 @@ import "sync/atomic"
 // list head and the rank change together under the subtable's version
 // counter (see subtable.ver).
 type table[T any] struct {
-	tags   []atomic.Uint64
+	// What every probe reads comes first: filters, tags, sizes.
+	filt  filter
+	tags  []atomic.Uint64
+	nf    int   // number of stage filters in filt (see stage.go)
+	shift uint8 // 64 - log2(slots): a slot is the hash's top bits
+	// recs holds the records, step words apart from word off (see rec).
+	// With lines it is a view of lines' words, and the words at offset 0
+	// of every step, the rule list heads, are never touched through it.
 	recs   []atomic.Uint64
-	rules  []atomic.Pointer[Rule[T]]
-	shift  uint8  // 64 - log2(len(rules)): a slot is the hash's top bits
-	stride uint64 // words per record: 1 + the mask's nonzero words
-	big    bool   // too large for the caches: no filters, huge pages
-	nf     int    // number of stage filters in filt (see stage.go)
-	filt   filter
+	rules  []atomic.Pointer[Rule[T]] // nil when lines holds the heads
+	lines  []line[T]                 // a big table's slots, see line
+	step   uint64                    // words from one record to the next
+	off    uint64                    // word of slot 0's record in recs
+	stride uint64                    // words per record: 1 + the mask's nonzero words
+	big    bool                      // too large for the caches: no filters, huge pages
 }
+
+// line is one slot of a big table whose records are at most lineWords
+// words (a mask of up to six nonzero key words: an exact 5-tuple with
+// in_port and metadata): the rule list head and the record side by side in
+// one 64-byte cache line. In separate arrays, a hit on a table larger than
+// the caches waits for two or three lines from memory (the record may
+// straddle two, and the head is in another array); in a line it waits for
+// one. Smaller tables keep the separate arrays: their records stay in the
+// caches, and a short record there takes less than a line.
+type line[T any] struct {
+	head atomic.Pointer[Rule[T]]
+	rec  [lineWords]atomic.Uint64
+}
+
+const lineWords = 7
 
 // bigSlots is the size from which a table's records are not expected to
 // stay in the caches (16 MiB of records for a 5-word mask). Big tables have
@@ -67,13 +93,20 @@ func newTable[T any](n, nsig, nf int) *table[T] {
 	stride := uint64(nsig) + 1
 	t := &table[T]{
 		tags:   make([]atomic.Uint64, n/8),
-		recs:   make([]atomic.Uint64, uint64(n)*stride),
-		rules:  make([]atomic.Pointer[Rule[T]], n),
 		shift:  shift,
 		stride: stride,
+		step:   stride,
 		big:    n >= bigSlots,
 		nf:     nf,
 		filt:   newFilter(nf, n, shift),
+	}
+	if t.big && stride <= lineWords {
+		t.lines = make([]line[T], n)
+		t.recs = lineView(t.lines)
+		t.step, t.off = lineWords+1, 1
+	} else {
+		t.recs = make([]atomic.Uint64, uint64(n)*stride)
+		t.rules = make([]atomic.Pointer[Rule[T]], n)
 	}
 	if t.big {
 		t.adviseHuge()
@@ -97,7 +130,18 @@ func zeroLanes(x uint64) uint64 {
 	return ^((x&low7 + low7) | x | low7)
 }
 
-func (t *table[T]) mask() uint64 { return uint64(len(t.rules) - 1) }
+// slots returns the number of slots.
+func (t *table[T]) slots() int { return len(t.tags) * 8 }
+
+func (t *table[T]) mask() uint64 { return uint64(t.slots() - 1) }
+
+// head returns slot s's rule list head.
+func (t *table[T]) head(s uint64) *atomic.Pointer[Rule[T]] {
+	if t.lines != nil {
+		return &t.lines[s].head
+	}
+	return &t.rules[s]
+}
 
 // tag returns slot s's tag.
 func (t *table[T]) tag(s uint64) uint8 {
@@ -114,7 +158,8 @@ func (t *table[T]) setTag(s uint64, tag uint8) {
 
 // rec returns slot s's record: rank, then key words.
 func (t *table[T]) rec(s uint64) []atomic.Uint64 {
-	return t.recs[s*t.stride : (s+1)*t.stride]
+	i := s*t.step + t.off
+	return t.recs[i : i+t.stride]
 }
 
 // fill puts r, whose masked key words under the subtable's mask are kw and
@@ -126,7 +171,7 @@ func (t *table[T]) fill(s uint64, tag uint8, kw []uint64, rank uint64, r *Rule[T
 		rec[1+j].Store(w)
 	}
 	rec[0].Store(rank)
-	t.rules[s].Store(r)
+	t.head(s).Store(r)
 	t.setTag(s, tag)
 }
 

@@ -20,14 +20,16 @@ var (
 	_ [unsafe.Sizeof((*byte)(nil)) - unsafe.Sizeof(atomic.Pointer[byte]{})]byte
 	_ [unsafe.Sizeof(atomic.Uint32{}) - unsafe.Sizeof(uint32(0))]byte
 	_ [unsafe.Sizeof(uint32(0)) - unsafe.Sizeof(atomic.Uint32{})]byte
+	// A line is one 64-byte cache line; its size does not depend on T.
+	_ [unsafe.Sizeof(line[byte]{}) - 64]byte
+	_ [64 - unsafe.Sizeof(line[byte]{})]byte
 )
 
 // freshTable is a plain view of a table's arrays.
 type freshTable[T any] struct {
-	tags  []uint64
-	recs  []uint64
-	rules []*Rule[T]
-	filt  []uint64
+	tags []uint64
+	recs []uint64
+	filt []uint64
 }
 
 // fresh returns plain views of t's arrays, for filling a table before it
@@ -39,11 +41,27 @@ type freshTable[T any] struct {
 // synchronized-before); after that only atomic accesses are allowed.
 func (t *table[T]) fresh() freshTable[T] {
 	return freshTable[T]{
-		tags:  plainWords(t.tags),
-		recs:  plainWords(t.recs),
-		rules: unsafe.Slice((**Rule[T])(unsafe.Pointer(unsafe.SliceData(t.rules))), len(t.rules)),
-		filt:  plainWords(t.filt.bits),
+		tags: plainWords(t.tags),
+		recs: plainWords(t.recs),
+		filt: plainWords(t.filt.bits),
 	}
+}
+
+// plainHead returns a plain view of a rule list head no reader can see
+// yet (see fresh). Stores through it are typed pointer stores, with the
+// garbage collector's write barrier.
+func plainHead[T any](p *atomic.Pointer[Rule[T]]) **Rule[T] {
+	return (**Rule[T])(unsafe.Pointer(p))
+}
+
+// lineView returns lines as words, for table.recs. The heads at word 0 of
+// every line are never read or written through it (see table), so the
+// collector, which knows the lines' real type, never misses a pointer.
+// Lines are 64 bytes, and a big table's array is a large allocation,
+// which starts on a page boundary: every line is one cache line.
+func lineView[T any](lines []line[T]) []atomic.Uint64 {
+	const words = unsafe.Sizeof(line[T]{}) / 8
+	return unsafe.Slice((*atomic.Uint64)(unsafe.Pointer(unsafe.SliceData(lines))), uintptr(len(lines))*words)
 }
 
 // plainU32 returns a plain view of *a, for a value no reader can see yet
@@ -54,12 +72,18 @@ func plainWords(a []atomic.Uint64) []uint64 {
 	return unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(a))), len(a))
 }
 
-// adviseHuge asks for huge pages under a big table's three arrays (see
-// adviseHuge in hugepage_linux.go).
+// adviseHuge asks for huge pages under a big table's arrays (see
+// adviseHuge in hugepage_linux.go). With lines, recs is a view of them.
 func (t *table[T]) adviseHuge() {
 	adviseHuge(uintptr(unsafe.Pointer(unsafe.SliceData(t.tags))), uintptr(len(t.tags))*8)
+	if t.lines != nil {
+		collapseHuge(uintptr(unsafe.Pointer(unsafe.SliceData(t.lines))), uintptr(len(t.recs))*8)
+		return
+	}
 	adviseHuge(uintptr(unsafe.Pointer(unsafe.SliceData(t.recs))), uintptr(len(t.recs))*8)
-	adviseHuge(uintptr(unsafe.Pointer(unsafe.SliceData(t.rules))), uintptr(len(t.rules))*unsafe.Sizeof(t.rules[0]))
+	if t.rules != nil {
+		adviseHuge(uintptr(unsafe.Pointer(unsafe.SliceData(t.rules))), uintptr(len(t.rules))*unsafe.Sizeof(t.rules[0]))
+	}
 }
 
 // touch starts loading slot s's record and rule pointer into the cache, so
@@ -68,7 +92,11 @@ func (t *table[T]) adviseHuge() {
 // other subtables while the memory system fetches the lines, instead of
 // stalling once the out-of-order window fills behind a load from DRAM.
 func (t *table[T]) touch(s uint64) {
-	rec := t.recs[s*t.stride : (s+1)*t.stride]
+	if t.lines != nil {
+		prefetch(uintptr(unsafe.Pointer(&t.lines[s]))) // head and record
+		return
+	}
+	rec := t.rec(s)
 	prefetch(uintptr(unsafe.Pointer(&rec[0])))
 	prefetch(uintptr(unsafe.Pointer(&rec[len(rec)-1]))) // a record may span two lines
 	prefetch(uintptr(unsafe.Pointer(&t.rules[s])))
