@@ -46,6 +46,22 @@ func BenchmarkLookup1M(b *testing.B) {
 	}
 }
 
+// BenchmarkLookupTo1M is BenchmarkLookup1M through LookupTo, the form the
+// kernel's fib_lookup has (the result filled through a pointer): it is
+// the lookup without the copies of a returned 128-byte Result.
+func BenchmarkLookupTo1M(b *testing.B) {
+	db, dsts := bigDB(b, 1_000_000)
+	b.ReportAllocs()
+	var q Query
+	var res Result
+	b.ResetTimer()
+	defer cpuMetric(b)()
+	for i := 0; b.Loop(); i++ {
+		q.Dst = dsts[i&4095]
+		_ = db.LookupTo(&q, &res)
+	}
+}
+
 // BenchmarkLookupRules100 walks 100 non-matching fwmark rules before main.
 func BenchmarkLookupRules100(b *testing.B) {
 	db, dsts := bigDB(b, 10_000)

@@ -74,14 +74,23 @@ var ErrThrow error = errThrow
 // answered by the snapshot's precompiled fast path (fast.go) with the
 // same result. It allocates nothing.
 func (db *RPDB) Lookup(q Query) (res Result, err error) {
+	err = db.LookupTo(&q, &res)
+	return res, err
+}
+
+// LookupTo is Lookup writing the answer to *res, as the kernel's
+// fib_lookup fills a struct fib_result: a caller on the packet path keeps
+// one Result and saves copying a 128-byte value in and out. *res is
+// overwritten; q is not changed.
+func (db *RPDB) LookupTo(q *Query, res *Result) error {
+	*res = Result{}
 	s := db.cur.Load()
 	if s.fast.on {
-		if ok, err := s.fast.lookup(&q, ScopeUniverse, &res); ok {
-			return res, err
+		if ok, err := s.fast.lookup(q, ScopeUniverse, res); ok {
+			return err
 		}
 	}
-	err = s.walk(&q, ScopeUniverse, nil, &res)
-	return res, err
+	return s.walk(q, ScopeUniverse, nil, res)
 }
 
 // LookupTrace is Lookup that reports each rule considered and each table
