@@ -207,26 +207,33 @@ type flowSlab struct {
 	rules []classifier.Rule[*Flow]
 	lists [][]openflow.Action
 	acts  []openflow.Action
+	// recent are the last distinct action lists handed out: the flows of
+	// a bulk load mostly have a few kinds of actions (output:2, NORMAL),
+	// and flows may share a list because a flow's actions are never
+	// changed in place (a modify stores a new list).
+	recent [4]*[]openflow.Action
+	next   int  // the recent slot to replace
+	bulk   bool // a slab for a batch of adds, not the zero value
 }
 
 func newFlowSlab(fms []openflow.FlowMod) flowSlab {
-	n, na := 0, 0
+	n := 0
 	for i := range fms {
 		if fms[i].Command != openflow.FlowDelete && fms[i].Command != openflow.FlowDeleteStrict {
 			n++
-			na += len(fms[i].Actions)
 		}
 	}
 	if n < 4 {
 		return flowSlab{}
 	}
-	return flowSlab{
-		flows: make([]Flow, n),
-		rules: make([]classifier.Rule[*Flow], n),
-		lists: make([][]openflow.Action, n),
-		acts:  make([]openflow.Action, 0, na),
-	}
+	// Action lists come in chunks as they are needed: with shared lists
+	// a bulk load may need only a few.
+	return flowSlab{flows: make([]Flow, n), rules: make([]classifier.Rule[*Flow], n), bulk: true}
 }
+
+// slabChunk is the number of action lists, and of actions, a slab
+// allocates at a time.
+const slabChunk = 1024
 
 // newFlow returns a zero Flow and its Rule.
 func (s *flowSlab) newFlow() (*Flow, *classifier.Rule[*Flow]) {
@@ -238,18 +245,62 @@ func (s *flowSlab) newFlow() (*Flow, *classifier.Rule[*Flow]) {
 	return f, r
 }
 
-// actions returns a private copy of acts, behind a pointer for Flow.acts.
+// actions returns a private copy of acts, behind a pointer for Flow.acts,
+// or a recent flow's list when it holds the same actions.
 func (s *flowSlab) actions(acts []openflow.Action) *[]openflow.Action {
-	if len(s.lists) == 0 || cap(s.acts)-len(s.acts) < len(acts) {
+	for _, r := range s.recent {
+		if r != nil && sameActions(*r, acts) {
+			return r
+		}
+	}
+	if !s.bulk {
 		c := slices.Clone(acts)
+		s.remember(&c)
 		return &c
+	}
+	if cap(s.acts)-len(s.acts) < len(acts) {
+		s.acts = make([]openflow.Action, 0, max(len(acts), slabChunk))
+	}
+	if len(s.lists) == 0 {
+		s.lists = make([][]openflow.Action, slabChunk)
 	}
 	start := len(s.acts)
 	s.acts = append(s.acts, acts...)
 	l := &s.lists[0]
 	s.lists = s.lists[1:]
 	*l = s.acts[start:len(s.acts):len(s.acts)]
+	s.remember(l)
 	return l
+}
+
+// remember keeps l among the recent lists, replacing the oldest.
+func (s *flowSlab) remember(l *[]openflow.Action) {
+	s.recent[s.next] = l
+	s.next = (s.next + 1) % len(s.recent)
+}
+
+// sameActions reports whether a and b are the same simple actions; a list
+// with a note or nested actions is never shared (not worth comparing).
+func sameActions(a, b []openflow.Action) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !sameAction(&a[i], &b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameAction compares every field of openflow.Action but the slices
+// (TestSameActionCoversEveryField fails when Action gains a field).
+func sameAction(a, b *openflow.Action) bool {
+	return len(a.Note) == 0 && len(b.Note) == 0 && len(a.Nested) == 0 && len(b.Nested) == 0 &&
+		a.Type == b.Type && a.Port == b.Port && a.MaxLen == b.MaxLen && a.Queue == b.Queue &&
+		a.Group == b.Group && a.Table == b.Table && a.Reason == b.Reason && a.ID == b.ID &&
+		a.EtherType == b.EtherType && a.TTL == b.TTL && a.Value == b.Value && a.Mask == b.Mask &&
+		a.Dst == b.Dst && a.Src == b.Src
 }
 
 func (b *Bridge) notifyRemoved(fs []openflow.FlowStats, reason uint8) {
