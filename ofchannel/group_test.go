@@ -2,8 +2,6 @@ package ofchannel
 
 import (
 	"encoding/binary"
-	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
@@ -191,12 +189,7 @@ var groupDurationRE = regexp.MustCompile(`duration=[0-9.]+s`)
 
 // TestOvsOfctlGroups drives groups with the real ovs-ofctl.
 func TestOvsOfctlGroups(t *testing.T) {
-	if _, err := exec.LookPath("ovs-ofctl"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("ovs-ofctl not installed")
-		}
-		t.Skip("ovs-ofctl not installed")
-	}
+	needOvsOfctl(t)
 	changes := 0
 	var mu sync.Mutex
 	tb := newTestBed(t, Config{OnGroupChanges: func() { mu.Lock(); changes++; mu.Unlock() }})

@@ -443,9 +443,18 @@ func (c *conn) applyOne(one []openflow.FlowMod, xid uint32, raw []byte) {
 // says which packet to run through it afterwards), then the unknown buffer
 // is reported, as Open vSwitch does.
 func (c *conn) checkBuffer(fm *openflow.FlowMod, xid uint32, raw []byte) {
-	if fm.BufferID != openflow.NoBuffer && (fm.Command == openflow.FlowAdd || fm.Command == openflow.FlowModify || fm.Command == openflow.FlowModifyStrict) {
-		c.replyError(xid, codecErr(openflow.ErrBadRequest, openflow.BRCBufferUnknown, "buffer %d", fm.BufferID), raw)
+	if err := unknownBuffer(fm); err != nil {
+		c.replyError(xid, err, raw)
 	}
+}
+
+// unknownBuffer is the error for an add or modify that names a buffer
+// (this switch buffers no packets), or nil.
+func unknownBuffer(fm *openflow.FlowMod) error {
+	if fm.BufferID != openflow.NoBuffer && (fm.Command == openflow.FlowAdd || fm.Command == openflow.FlowModify || fm.Command == openflow.FlowModifyStrict) {
+		return codecErr(openflow.ErrBadRequest, openflow.BRCBufferUnknown, "buffer %d", fm.BufferID)
+	}
+	return nil
 }
 
 // flowApplier is implemented by a switch that can apply flow mods without

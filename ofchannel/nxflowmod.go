@@ -21,8 +21,5 @@ func (c *conn) nxFlowMod(body []byte) error {
 		return mapBridgeError(err)
 	}
 	c.a.flowsChanged(ch)
-	if fm.BufferID != openflow.NoBuffer && fm.Command != openflow.FlowDelete && fm.Command != openflow.FlowDeleteStrict {
-		return codecErr(openflow.ErrBadRequest, openflow.BRCBufferUnknown, "buffer %d", fm.BufferID)
-	}
-	return nil
+	return unknownBuffer(fm)
 }

@@ -37,14 +37,20 @@ func ofctlLines(out string) []string {
 	return lines
 }
 
-func TestOvsOfctl(t *testing.T) {
+// needOvsOfctl skips t without the real ovs-ofctl, except in CI, where
+// make test installs it and a missing one is a failure, not a skip.
+func needOvsOfctl(t *testing.T) {
+	t.Helper()
 	if _, err := exec.LookPath("ovs-ofctl"); err != nil {
 		if os.Getenv("CI") == "true" {
-			// make test installs it: a missing tool in CI is a failure, not a skip.
 			t.Fatal("ovs-ofctl not installed")
 		}
 		t.Skip("ovs-ofctl not installed")
 	}
+}
+
+func TestOvsOfctl(t *testing.T) {
+	needOvsOfctl(t)
 	for _, v := range []string{"OpenFlow10", "OpenFlow13"} {
 		t.Run(v, func(t *testing.T) {
 			tb := newTestBed(t, Config{})
