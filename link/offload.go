@@ -1,6 +1,10 @@
 package link
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"tapestry/packet"
+)
 
 // Software completion of the work a NIC would have done for frames the
 // kernel hands over "offloaded": a VLAN tag kept beside the frame
@@ -45,18 +49,9 @@ func insertVLAN(buf []byte, n int, tpid, tci uint16) (int, bool) {
 // headers under up to two VLAN tags, and reports whether it changed the
 // frame. Anything else is left alone: it is not this link's to repair.
 func completeChecksum(f []byte) bool {
-	off := 12
-	typ := uint16(0)
-	for i := 0; i < 3; i++ {
-		if len(f) < off+2 {
-			return false
-		}
-		typ = binary.BigEndian.Uint16(f[off:])
-		off += 2
-		if typ != etherTypeVLAN && typ != etherTypeQinQ {
-			break
-		}
-		off += 2
+	typ, off, ok := packet.SkipVLANs(f, 2)
+	if !ok {
+		return false
 	}
 	var proto byte
 	var l4 []byte

@@ -162,3 +162,22 @@ const (
 	MPLSBOS        = 0x100
 	MPLSTTLMask    = 0xff
 )
+
+// SkipVLANs returns the EtherType a frame carries under at most maxTags
+// VLAN tags (802.1Q or 802.1ad) and the offset of the header it names. ok
+// is false when the frame ends first or has more tags.
+func SkipVLANs(frame []byte, maxTags int) (typ uint16, l3 int, ok bool) {
+	l3 = ethType
+	for i := 0; i <= maxTags; i++ {
+		if len(frame) < l3+2 {
+			return 0, 0, false
+		}
+		typ = binary.BigEndian.Uint16(frame[l3:])
+		l3 += 2
+		if !IsVLANType(typ) {
+			return typ, l3, true
+		}
+		l3 += 2
+	}
+	return 0, 0, false
+}

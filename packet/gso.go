@@ -143,17 +143,9 @@ func gsoParse(h *VnetHdr, frame []byte) (gsoLayout, error) {
 	if h.GSOSize == 0 {
 		return lo, fmt.Errorf("%w: gso_size 0", ErrVnetHdr)
 	}
-	l3, typ := 12, uint16(0)
-	for i := 0; ; i++ {
-		if len(frame) < l3+2 || i == 3 {
-			return lo, fmt.Errorf("%w: no IP header in the %d-byte frame", ErrGSO, len(frame))
-		}
-		typ = binary.BigEndian.Uint16(frame[l3:])
-		l3 += 2
-		if typ != EtherTypeVLAN && typ != EtherTypeQinQ {
-			break
-		}
-		l3 += 2
+	typ, l3, ok := SkipVLANs(frame, 2)
+	if !ok {
+		return lo, fmt.Errorf("%w: no IP header in the %d-byte frame", ErrGSO, len(frame))
 	}
 	var err error
 	lo.l3 = l3
