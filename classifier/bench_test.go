@@ -61,30 +61,28 @@ func randKey(rng *rand.Rand, k *flow.Key) {
 }
 
 // benchRules makes n rules spread round-robin over masks, with priorities
-// from prio.
-func benchRules(rng *rand.Rand, n int, masks []flow.Mask, prio func(i, mask int) uint16) []Rule[int] {
+// from prio, and their matches.
+func benchRules(rng *rand.Rand, n int, masks []flow.Mask, prio func(i, mask int) uint16) ([]Rule[int], []flow.Match) {
 	rules := make([]Rule[int], n)
+	ms := make([]flow.Match, n)
 	var k flow.Key
 	for i := range rules {
 		mi := i % len(masks)
 		randKey(rng, &k)
-		rules[i] = Rule[int]{
-			Match:    flow.Match{Key: k.Masked(&masks[mi]), Mask: masks[mi]},
-			Priority: prio(i, mi),
-			Value:    i,
-		}
+		ms[i] = flow.Match{Key: k.Masked(&masks[mi]), Mask: masks[mi]}
+		rules[i] = Rule[int]{Priority: prio(i, mi), Value: i}
 	}
-	return rules
+	return rules, ms
 }
 
 // hitKeys returns keys that each match one of rules (plus random bits
 // elsewhere); missKeys returns random keys, which match nothing.
-func hitKeys(rng *rand.Rand, rules []Rule[int], n int) []flow.Key {
+func hitKeys(rng *rand.Rand, ms []flow.Match, n int) []flow.Key {
 	keys := make([]flow.Key, n)
 	for i := range keys {
-		r := &rules[rng.IntN(len(rules))]
+		m := &ms[rng.IntN(len(ms))]
 		randKey(rng, &keys[i])
-		kw, rk, mw := keys[i].Words(), r.Match.Key.Words(), r.Match.Mask.Words()
+		kw, rk, mw := keys[i].Words(), m.Key.Words(), m.Mask.Words()
 		for j := range kw {
 			kw[j] = kw[j]&^mw[j] | rk[j]
 		}
@@ -100,9 +98,9 @@ func missKeys(rng *rand.Rand, n int) []flow.Key {
 	return keys
 }
 
-func insertAll(c *Classifier[int], rules []Rule[int]) {
+func insertAll(c *Classifier[int], rules []Rule[int], ms []flow.Match) {
 	for i := range rules {
-		c.Insert(&rules[i])
+		c.Insert(&rules[i], &ms[i])
 	}
 }
 
@@ -137,10 +135,10 @@ func BenchmarkLookup20Masks(b *testing.B) {
 	}
 	for _, pn := range []string{"randprio", "bymask"} {
 		rng := rand.New(rand.NewPCG(1, 2))
-		rules := benchRules(rng, 100_000, masks, prios[pn])
+		rules, ms := benchRules(rng, 100_000, masks, prios[pn])
 		c := New[int]()
-		insertAll(c, rules)
-		hits, misses := hitKeys(rng, rules, 1<<16), missKeys(rng, 1<<16)
+		insertAll(c, rules, ms)
+		hits, misses := hitKeys(rng, ms, 1<<16), missKeys(rng, 1<<16)
 		b.Run(pn+"/hit", func(b *testing.B) { benchLookup(b, c, hits, true) })
 		b.Run(pn+"/miss", func(b *testing.B) { benchLookup(b, c, misses, false) })
 		// The same 16 keys over and over: the cost with warm caches.
@@ -157,10 +155,10 @@ func BenchmarkLookup20Masks(b *testing.B) {
 func BenchmarkLookupExact1M(b *testing.B) {
 	masks := benchMasks(5)[4:]
 	rng := rand.New(rand.NewPCG(3, 4))
-	rules := benchRules(rng, 1_000_000, masks, func(int, int) uint16 { return 100 })
+	rules, ms := benchRules(rng, 1_000_000, masks, func(int, int) uint16 { return 100 })
 	c := New[int]()
-	insertAll(c, rules)
-	hits, misses := hitKeys(rng, rules, 1<<16), missKeys(rng, 1<<16)
+	insertAll(c, rules, ms)
+	hits, misses := hitKeys(rng, ms, 1<<16), missKeys(rng, 1<<16)
 	b.Run("hit", func(b *testing.B) { benchLookup(b, c, hits, true) })
 	b.Run("miss", func(b *testing.B) { benchLookup(b, c, misses, false) })
 	// hit-4k cycles through 4,096 flows, the working set route's
@@ -192,7 +190,7 @@ func BenchmarkInsert100k(b *testing.B) {
 func benchInsert(b *testing.B, nmasks int, prio func(i, mask int) uint16, batch bool) {
 	b.ReportAllocs()
 	rng := rand.New(rand.NewPCG(5, 6))
-	tmpl := benchRules(rng, 100_000, benchMasks(nmasks), prio)
+	tmpl, ms := benchRules(rng, 100_000, benchMasks(nmasks), prio)
 	rules := make([]Rule[int], len(tmpl))
 	var cpu time.Duration
 	for b.Loop() {
@@ -202,9 +200,9 @@ func benchInsert(b *testing.B, nmasks int, prio func(i, mask int) uint16, batch 
 		start := cpuTime()
 		b.StartTimer()
 		if batch {
-			c.Batch(func() { insertAll(c, rules) })
+			c.Batch(func() { insertAll(c, rules, ms) })
 		} else {
-			insertAll(c, rules)
+			insertAll(c, rules, ms)
 		}
 		b.StopTimer()
 		cpu += cpuTime() - start
@@ -223,14 +221,14 @@ func BenchmarkMemory(b *testing.B) {
 			b.ReportAllocs()
 			masks := benchMasks(20)
 			rng := rand.New(rand.NewPCG(7, 8))
-			tmpl := benchRules(rng, n, masks, func(i, _ int) uint16 { return uint16(i) })
+			tmpl, ms := benchRules(rng, n, masks, func(i, _ int) uint16 { return uint16(i) })
 			rules := make([]Rule[int], n)
 			var per float64
 			for b.Loop() {
 				copy(rules, tmpl)
 				before := heap()
 				c := New[int]()
-				insertAll(c, rules)
+				insertAll(c, rules, ms)
 				per = float64(heap()-before) / float64(n)
 				runtime.KeepAlive(c)
 			}

@@ -149,43 +149,104 @@ func TestTies(t *testing.T) {
 
 func TestInsertReplace(t *testing.T) {
 	c := New[string]()
-	a := rule(t, "in_port=1", 10, "a")
-	if old, replaced := c.Insert(a); old != nil || replaced {
+	a, am := rule(t, "in_port=1", 10, "a")
+	if old, replaced := c.Insert(a, am); old != nil || replaced {
 		t.Fatalf("Insert(a) = %v, %v; want nil, false", old, replaced)
 	}
-	b := rule(t, "in_port=1", 10, "b")
-	if old, replaced := c.Insert(b); old != a || !replaced {
+	b, bm := rule(t, "in_port=1", 10, "b")
+	if old, replaced := c.Insert(b, bm); old != a || !replaced {
 		t.Fatalf("Insert(b) = %v, %v; want a, true", name(old), replaced)
 	}
-	d := rule(t, "in_port=1", 11, "d")
-	if old, replaced := c.Insert(d); old != nil || replaced {
+	d, dm := rule(t, "in_port=1", 11, "d")
+	if old, replaced := c.Insert(d, dm); old != nil || replaced {
 		t.Fatalf("Insert(d) at another priority replaced %q", name(old))
 	}
 	if c.Len() != 2 {
 		t.Errorf("Len() = %d, want 2", c.Len())
 	}
 	// Key bits outside the mask do not count: the match is normalized.
-	e := &Rule[string]{Match: match(t, "in_port=1"), Priority: 11, Value: "e"}
-	e.Match.Key.TpDst = 99
-	if old, replaced := c.Insert(e); old != d || !replaced {
+	e, em := rule(t, "in_port=1", 11, "e")
+	em.Key.TpDst = 99
+	if old, replaced := c.Insert(e, em); old != d || !replaced {
 		t.Errorf("Insert(unnormalized e) = %v, %v; want d, true", name(old), replaced)
 	}
-	if e.Match.Key.TpDst != 0 {
-		t.Errorf("Insert left key bits outside the mask: TpDst = %d", e.Match.Key.TpDst)
+	if got := e.Match(); got.Key.TpDst != 0 || got != match(t, "in_port=1") {
+		t.Errorf("e.Match() = %+v, want in_port=1 with TpDst 0", got)
+	}
+	if em.Key.TpDst != 99 {
+		t.Errorf("Insert changed the caller's match: TpDst = %d", em.Key.TpDst)
 	}
 }
 
 func TestInsertTwicePanics(t *testing.T) {
 	c := New[string]()
-	a := rule(t, "in_port=1", 10, "a")
-	c.Insert(a)
-	c.Remove(&a.Match, 10)
+	a, am := rule(t, "in_port=1", 10, "a")
+	c.Insert(a, am)
+	c.Remove(am, 10)
 	defer func() {
 		if recover() == nil {
 			t.Error("reinserting a removed Rule did not panic")
 		}
 	}()
-	c.Insert(a)
+	c.Insert(a, am)
+}
+
+// TestMatchRoundTrip: a rule gives back the match it was inserted with,
+// for masks that fit in the rule and masks that do not (more than
+// ruleInline key words).
+func TestMatchRoundTrip(t *testing.T) {
+	c := New[string]()
+	for _, s := range []string{
+		"",
+		"in_port=1",
+		"dl_type=0x0800,in_port=3,nw_dst=10.1.0.0/16",
+		"dl_type=0x0800,nw_proto=6,in_port=1,nw_src=1.2.3.4,nw_dst=5.6.7.8,tp_src=1,tp_dst=2",
+		"dl_type=0x0800,nw_proto=6,metadata=0x5,reg0=1,reg7=2,tun_id=9,nw_dst=10.0.0.0/8,tp_dst=443,dl_src=00:11:22:33:44:55",
+	} {
+		r, m := rule(t, s, 7, s)
+		c.Insert(r, m)
+		if got := r.Match(); got != *m {
+			t.Errorf("%q: Match() = %+v, want %+v", s, got, *m)
+		}
+	}
+}
+
+// TestRemoveRule: RemoveRule removes a live rule and nothing else: not a
+// rule already removed, nor the rule that replaced it.
+func TestRemoveRule(t *testing.T) {
+	c := New[string]()
+	a, am := rule(t, "in_port=1", 10, "a")
+	c.Insert(a, am)
+	b, bm := rule(t, "in_port=1", 5, "b") // same slot, lower priority
+	c.Insert(b, bm)
+	keep, km := rule(t, "in_port=2", 10, "keep")
+	c.Insert(keep, km)
+	if !c.RemoveRule(a) {
+		t.Fatal("RemoveRule(a) = false for a live rule")
+	}
+	if c.RemoveRule(a) {
+		t.Error("RemoveRule(a) = true a second time")
+	}
+	k := key(t, "in_port=1")
+	if got := name(c.Lookup(&k, nil)); got != "b" {
+		t.Errorf("after removing a, Lookup(in_port=1) = %q, want b", got)
+	}
+	b2, b2m := rule(t, "in_port=1", 5, "b2")
+	if old, _ := c.Insert(b2, b2m); old != b {
+		t.Fatalf("Insert(b2) replaced %q, want b", name(old))
+	}
+	if c.RemoveRule(b) {
+		t.Error("RemoveRule(b) = true after b2 replaced it")
+	}
+	if got := name(c.Lookup(&k, nil)); got != "b2" || c.Len() != 2 {
+		t.Errorf("Lookup(in_port=1) = %q with %d rules, want b2 with 2", got, c.Len())
+	}
+	if !c.RemoveRule(b2) || !c.RemoveRule(keep) || c.Len() != 0 {
+		t.Errorf("removing the last rules: Len() = %d, want 0", c.Len())
+	}
+	if c.RemoveRule(keep) {
+		t.Error("RemoveRule of a rule whose subtable is gone = true")
+	}
 }
 
 func TestStrict(t *testing.T) {
@@ -283,7 +344,8 @@ func TestForEachStopAndRemove(t *testing.T) {
 	// delete-flows does.
 	all := match(t, "")
 	c.ForEachLoose(&all, func(r *Rule[string]) bool {
-		if _, ok := c.Remove(&r.Match, r.Priority); !ok {
+		m := r.Match()
+		if _, ok := c.Remove(&m, r.Priority); !ok {
 			t.Errorf("Remove(%q) inside ForEachLoose failed", r.Value)
 		}
 		return true

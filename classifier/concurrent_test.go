@@ -28,8 +28,9 @@ func concurrentLookup(t *testing.T) {
 	g := newGen(42, 8, 50)
 	const nrules = 3000
 	pool := make([]*Rule[string], nrules)
+	poolM := make([]flow.Match, nrules)
 	for i := range pool {
-		pool[i] = g.rule(i)
+		pool[i], poolM[i] = g.rule(i)
 	}
 	keys := make([]flow.Key, 256)
 	for i := range keys {
@@ -42,11 +43,11 @@ func concurrentLookup(t *testing.T) {
 	var fresh [rounds][]*Rule[string]
 	c := New[string]()
 	catchAll := &Rule[string]{Value: "catch-all"}
-	c.Insert(catchAll)
+	c.Insert(catchAll, &flow.Match{})
 	known := map[*Rule[string]]bool{catchAll: true}
 	for round := range fresh {
 		for _, r := range pool {
-			nr := &Rule[string]{Match: r.Match, Priority: r.Priority, Value: fmt.Sprint(r.Value, "/", round)}
+			nr := &Rule[string]{Priority: r.Priority, Value: fmt.Sprint(r.Value, "/", round)}
 			fresh[round] = append(fresh[round], nr)
 			known[nr] = true
 		}
@@ -78,12 +79,12 @@ func concurrentLookup(t *testing.T) {
 		live := make([]*Rule[string], 0, nrules)
 		fill := func() {
 			for i, nr := range fresh[round] {
-				if _, replaced := c.Insert(nr); !replaced {
+				if _, replaced := c.Insert(nr, &poolM[i]); !replaced {
 					live = append(live, nr)
 				}
 				if i%3 == 0 && len(live) > 0 {
 					x := live[len(live)/2]
-					c.Remove(&x.Match, x.Priority)
+					c.RemoveRule(x)
 				}
 			}
 		}
@@ -94,7 +95,8 @@ func concurrentLookup(t *testing.T) {
 		}
 		c.ForEach(func(r *Rule[string]) bool {
 			if r != catchAll {
-				c.Remove(&r.Match, r.Priority)
+				m := r.Match()
+				c.Remove(&m, r.Priority)
 			}
 			return true
 		})
@@ -116,8 +118,13 @@ func checkAnswer(known map[*Rule[string]]bool, k *flow.Key, r *Rule[string]) err
 		return fmt.Errorf("Lookup(%+v) = nil with a catch-all rule present", k)
 	case !known[r]:
 		return fmt.Errorf("Lookup(%+v) returned a rule never inserted: %+v", k, r)
-	case !r.Match.Matches(k):
+	case !matches(r, k):
 		return fmt.Errorf("Lookup(%+v) returned %s, which does not match", k, r.Value)
 	}
 	return nil
+}
+
+func matches[T any](r *Rule[T], k *flow.Key) bool {
+	m := r.Match()
+	return m.Matches(k)
 }

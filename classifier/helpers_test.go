@@ -98,10 +98,12 @@ func num(t testing.TB, s string) flow.Value {
 	return flow.U64(x)
 }
 
-// rule makes a rule named name; tests identify rules by their Value.
-func rule(t testing.TB, m string, prio uint16, name string) *Rule[string] {
+// rule makes a rule named name and its match, Insert's arguments; tests
+// identify rules by their Value.
+func rule(t testing.TB, m string, prio uint16, name string) (*Rule[string], *flow.Match) {
 	t.Helper()
-	return &Rule[string]{Match: match(t, m), Priority: prio, Value: name}
+	fm := match(t, m)
+	return &Rule[string]{Priority: prio, Value: name}, &fm
 }
 
 // name returns r's Value, or "" for nil.

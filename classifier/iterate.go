@@ -25,10 +25,12 @@ func (c *Classifier[T]) ForEachLoose(m *flow.Match, fn func(*Rule[T]) bool) {
 		if !st.mask.Covers(&m.Mask) {
 			continue
 		}
+		// st's mask covers m's, so every word m constrains is one of st's
+		// sig words, the words a rule holds.
+		sig := st.sigs()
 		ok := st.each(func(r *Rule[T]) bool {
-			rw := r.Match.Key.Words()
-			for i := range kw {
-				if rw[i]&mw[i] != kw[i] {
+			for j, sw := range sig {
+				if r.key[j]&mw[sw.i] != kw[sw.i] {
 					return true
 				}
 			}
@@ -54,15 +56,15 @@ func (c *Classifier[T]) Overlaps(m *flow.Match, priority uint16) bool {
 			continue
 		}
 		// Two matches overlap when they agree on every bit both constrain.
-		both := st.mask.And(&m.Mask)
-		bw := both.Words()
+		// Both constrain only words of st's mask: the words a rule holds.
+		mw := m.Mask.Words()
+		sig := st.sigs()
 		st.each(func(r *Rule[T]) bool {
 			if r.Priority != priority {
 				return true
 			}
-			rw := r.Match.Key.Words()
-			for i := range kw {
-				if (rw[i]^kw[i])&bw[i] != 0 {
+			for j, sw := range sig {
+				if (r.key[j]^kw[sw.i])&sw.m&mw[sw.i] != 0 {
 					return true
 				}
 			}

@@ -18,26 +18,38 @@ type oracle struct {
 
 type oracleRule struct {
 	r   *Rule[string]
+	m   flow.Match // normalized
 	seq uint64
 }
 
-func (o *oracle) insert(r *Rule[string]) *Rule[string] {
+func (o *oracle) insert(r *Rule[string], m flow.Match) *Rule[string] {
+	m.Normalize()
 	for i := range o.rules {
 		e := &o.rules[i]
-		if e.r.Priority == r.Priority && e.r.Match == r.Match {
+		if e.r.Priority == r.Priority && e.m == m {
 			old := e.r
 			e.r = r // the replacement keeps the old rule's seniority
 			return old
 		}
 	}
 	o.seq++
-	o.rules = append(o.rules, oracleRule{r, o.seq})
+	o.rules = append(o.rules, oracleRule{r, m, o.seq})
 	return nil
+}
+
+// match returns the match r was inserted with.
+func (o *oracle) match(r *Rule[string]) (flow.Match, bool) {
+	for _, e := range o.rules {
+		if e.r == r {
+			return e.m, true
+		}
+	}
+	return flow.Match{}, false
 }
 
 func (o *oracle) remove(m *flow.Match, p uint16) *Rule[string] {
 	for i, e := range o.rules {
-		if e.r.Priority == p && e.r.Match == *m {
+		if e.r.Priority == p && e.m == *m {
 			o.rules = slices.Delete(o.rules, i, i+1)
 			return e.r
 		}
@@ -49,7 +61,7 @@ func (o *oracle) lookup(k *flow.Key) *Rule[string] {
 	var best *oracleRule
 	for i := range o.rules {
 		e := &o.rules[i]
-		if !e.r.Match.Matches(k) {
+		if !e.m.Matches(k) {
 			continue
 		}
 		if best == nil || e.r.Priority > best.r.Priority || e.r.Priority == best.r.Priority && e.seq < best.seq {
@@ -66,7 +78,7 @@ func (o *oracle) lookup(k *flow.Key) *Rule[string] {
 func (o *oracle) loose(m *flow.Match) []*Rule[string] {
 	var out []*Rule[string]
 	for _, e := range o.rules {
-		if e.r.Match.Mask.Covers(&m.Mask) && e.r.Match.Key.Masked(&m.Mask) == m.Key {
+		if e.m.Mask.Covers(&m.Mask) && e.m.Key.Masked(&m.Mask) == m.Key {
 			out = append(out, e.r)
 		}
 	}
@@ -81,11 +93,11 @@ func (o *oracle) overlaps(m *flow.Match, p uint16) bool {
 			continue
 		}
 		var k flow.Key
-		kw, aw, bw := k.Words(), e.r.Match.Key.Words(), m.Key.Words()
+		kw, aw, bw := k.Words(), e.m.Key.Words(), m.Key.Words()
 		for i := range kw {
 			kw[i] = aw[i] | bw[i]
 		}
-		if e.r.Match.Matches(&k) && m.Matches(&k) {
+		if e.m.Matches(&k) && m.Matches(&k) {
 			return true
 		}
 	}
@@ -138,11 +150,16 @@ func (g *gen) key() flow.Key {
 	return m.Key
 }
 
-func (g *gen) rule(id int) *Rule[string] {
+// rule returns a new rule and its match. Every third match has key bits
+// outside its mask, which Insert must ignore.
+func (g *gen) rule(id int) (*Rule[string], flow.Match) {
 	m := g.masks[g.rng.IntN(len(g.masks))]
 	k := g.key()
 	m.Key = k.Masked(&m.Mask)
-	return &Rule[string]{Match: m, Priority: uint16(g.rng.IntN(g.prios)), Value: fmt.Sprint("r", id)}
+	if id%3 == 0 {
+		m.Key = k
+	}
+	return &Rule[string]{Priority: uint16(g.rng.IntN(g.prios)), Value: fmt.Sprint("r", id)}, m
 }
 
 func TestAgainstOracle(t *testing.T) {
@@ -194,9 +211,9 @@ func (h *harness) step(step int) {
 	t, g, c, o := h.t, h.g, h.c, h.o
 	switch op := g.rng.IntN(10); {
 	case op < 6 || len(h.live) == 0:
-		r := g.rule(step)
-		wantOld := o.insert(r)
-		gotOld, replaced := c.Insert(r)
+		r, m := g.rule(step)
+		wantOld := o.insert(r, m)
+		gotOld, replaced := c.Insert(r, &m)
 		if gotOld != wantOld || replaced != (wantOld != nil) {
 			t.Fatalf("step %d: Insert(%s) = %s, %v; want %s", step, r.Value, name(gotOld), replaced, name(wantOld))
 		}
@@ -208,17 +225,25 @@ func (h *harness) step(step int) {
 	case op < 9:
 		i := g.rng.IntN(len(h.live))
 		r := h.live[i]
-		m := r.Match
-		if got, ok := c.Remove(&m, r.Priority); got != r || !ok {
+		m, _ := o.match(r)
+		if got := r.Match(); got != m {
+			t.Fatalf("step %d: %s.Match() = %+v, want %+v", step, r.Value, got, m)
+		}
+		if step%2 == 0 {
+			if !c.RemoveRule(r) {
+				t.Fatalf("step %d: RemoveRule(%s) = false", step, r.Value)
+			}
+		} else if got, ok := c.Remove(&m, r.Priority); got != r || !ok {
 			t.Fatalf("step %d: Remove(%s) = %s, %v", step, r.Value, name(got), ok)
 		}
 		o.remove(&m, r.Priority)
 		h.live = slices.Delete(h.live, i, i+1)
 	default:
 		// Remove a random match, usually one that is not there.
-		r := g.rule(step)
-		want := o.remove(&r.Match, r.Priority)
-		got, _ := c.Remove(&r.Match, r.Priority)
+		r, m := g.rule(step)
+		m.Normalize()
+		want := o.remove(&m, r.Priority)
+		got, _ := c.Remove(&m, r.Priority)
 		if got != want {
 			t.Fatalf("step %d: Remove(random) = %s, want %s", step, name(got), name(want))
 		}
@@ -259,8 +284,8 @@ func checkLookups(t *testing.T, g *gen, c *Classifier[string], o *oracle, step i
 func checkSelections(t *testing.T, g *gen, c *Classifier[string], o *oracle, step int) {
 	t.Helper()
 	for range 5 {
-		r := g.rule(-1)
-		m := r.Match
+		r, m := g.rule(-1)
+		m.Normalize()
 		if got, want := c.Overlaps(&m, r.Priority), o.overlaps(&m, r.Priority); got != want {
 			t.Fatalf("step %d: Overlaps(%+v, %d) = %v, want %v", step, m, r.Priority, got, want)
 		}
@@ -276,7 +301,7 @@ func checkSelections(t *testing.T, g *gen, c *Classifier[string], o *oracle, ste
 		f, ok := c.Find(&m, r.Priority)
 		var wantF *Rule[string]
 		for _, e := range o.rules {
-			if e.r.Match == m && e.r.Priority == r.Priority {
+			if e.m == m && e.r.Priority == r.Priority {
 				wantF = e.r
 			}
 		}

@@ -72,9 +72,9 @@ func TestTombstoneRevive(t *testing.T) {
 	// Remove it again and insert other keys: the tombstone keeps in_port=1.
 	c.Remove(&m, 10)
 	for p := uint32(2); p < 6; p++ {
-		r := &Rule[string]{Priority: 10, Value: "other"}
-		r.Match.Set(flow.FieldInPort, flow.U64(uint64(p)))
-		c.Insert(r)
+		var om flow.Match
+		om.Set(flow.FieldInPort, flow.U64(uint64(p)))
+		c.Insert(&Rule[string]{Priority: 10, Value: "other"}, &om)
 	}
 	if tab2 := st.tab.Load(); tab2 == tab {
 		if w := tab.rec(slotA)[1].Load(); w != m.Key.Words()[st.sig[0].i] {

@@ -71,7 +71,7 @@ func TestFilterNoFalseNegative(t *testing.T) {
 	var keys []flow.Match
 	for i := range 2000 {
 		m := match(t, fmt.Sprintf("in_port=%d,dl_dst=00:00:00:00:%02x:%02x,nw_dst=10.0.%d.%d,tp_dst=%d", i%7, i>>8, i&0xff, i>>8, i&0xff, i%13))
-		c.Insert(&Rule[string]{Match: m, Priority: 1, Value: fmt.Sprint(i)})
+		c.Insert(&Rule[string]{Priority: 1, Value: fmt.Sprint(i)}, &m)
 		keys = append(keys, m)
 	}
 	st := c.subtableFor(&keys[0].Mask)
@@ -113,7 +113,7 @@ func TestTagCollision(t *testing.T) {
 	if got := name(c.Lookup(&k, nil)); got != "" {
 		t.Errorf("Lookup(colliding key) before insert = %q, want no match", got)
 	}
-	c.Insert(&Rule[string]{Match: other, Priority: 10, Value: "b"})
+	c.Insert(&Rule[string]{Priority: 10, Value: "b"}, &other)
 	if st.tab.Load() != tab {
 		t.Fatal("table was rebuilt; the collision is lost")
 	}
@@ -197,7 +197,8 @@ func TestShrinkToFilteredTable(t *testing.T) {
 	c := New[string]()
 	m := func(i int) flow.Match { return match(t, fmt.Sprintf("in_port=%d,nw_dst=10.0.0.%d", i%5, i&0xff)) }
 	for i := range 12 {
-		c.Insert(&Rule[string]{Match: m(i), Priority: 1, Value: fmt.Sprint(i)})
+		mi := m(i)
+		c.Insert(&Rule[string]{Priority: 1, Value: fmt.Sprint(i)}, &mi)
 	}
 	first := m(0)
 	st := c.subtableFor(&first.Mask)
@@ -212,7 +213,7 @@ func TestShrinkToFilteredTable(t *testing.T) {
 	// tombstones force a rebuild sized for the two live keys.
 	for i := 12; i < 200; i++ {
 		mi := m(i)
-		c.Insert(&Rule[string]{Match: mi, Priority: 1, Value: fmt.Sprint(i)})
+		c.Insert(&Rule[string]{Priority: 1, Value: fmt.Sprint(i)}, &mi)
 		if tab := st.tab.Load(); tab.nf > 0 {
 			k := mi.Key
 			if got := name(c.Lookup(&k, nil)); got != fmt.Sprint(i) {

@@ -339,9 +339,8 @@ func (st *subtable[T]) setHead(t *table[T], s uint64, r *Rule[T]) {
 // insert adds r, which has st's mask, and returns the rule it replaced.
 // Writer only.
 func (st *subtable[T]) insert(r *Rule[T], seq *uint64) (old *Rule[T]) {
-	var buf [flow.KeyWords]uint64
 	var part [numStages]uint64
-	kw := st.sigKey(r.Match.Key.Words(), &buf)
+	kw := r.key
 	t := st.tab.Load()
 	h := st.hashSig(kw, &part, t.nf)
 	s, tg := st.findSlot(t, kw, h)
@@ -412,7 +411,11 @@ func (st *subtable[T]) link(t *table[T], s uint64, prev, r *Rule[T]) {
 // ok false. Writer only.
 func (st *subtable[T]) slotOf(key *flow.Key) (t *table[T], s uint64, ok bool) {
 	var buf [flow.KeyWords]uint64
-	kw := st.sigKey(key.Words(), &buf)
+	return st.slotOfSig(st.sigKey(key.Words(), &buf))
+}
+
+// slotOfSig is slotOf for the key's words in sig order. Writer only.
+func (st *subtable[T]) slotOfSig(kw []uint64) (t *table[T], s uint64, ok bool) {
 	t = st.tab.Load()
 	var part [numStages]uint64
 	s, tg := st.findSlot(t, kw, st.hashSig(kw, &part, 0))
@@ -436,7 +439,13 @@ func (st *subtable[T]) find(key *flow.Key, p uint16) *Rule[T] {
 // remove unlinks and returns the rule with masked key key and priority p.
 // Writer only.
 func (st *subtable[T]) remove(key *flow.Key, p uint16) *Rule[T] {
-	t, s, ok := st.slotOf(key)
+	var buf [flow.KeyWords]uint64
+	return st.removeSig(st.sigKey(key.Words(), &buf), p)
+}
+
+// removeSig is remove for the key's words in sig order. Writer only.
+func (st *subtable[T]) removeSig(kw []uint64, p uint16) *Rule[T] {
+	t, s, ok := st.slotOfSig(kw)
 	if !ok {
 		return nil
 	}

@@ -222,6 +222,7 @@ func (d *Daemon) Close() error {
 	close(d.stop)
 	d.wg.Wait()
 
+	d.writeHeapProfile() // while the bridges still hold their flows
 	d.mu.Lock()
 	errs = append(errs, d.flushExpired())
 	d.closeNetns()

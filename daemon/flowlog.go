@@ -144,7 +144,8 @@ func flowLogRecords(bs []flowBatch) []flowWrite {
 		for _, j := range jobs[lo:hi] {
 			switch {
 			case j.val == nil && j.ref != nil:
-				*j.key = a.key(j.ref.Table(), j.ref.Priority(), j.ref.Match())
+				m := j.ref.Match()
+				*j.key = a.key(j.ref.Table(), j.ref.Priority(), &m)
 			case j.val == nil:
 				*j.key = a.key(j.fs.Table, j.fs.Priority, &j.fs.Match)
 			default:

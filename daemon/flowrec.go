@@ -124,7 +124,8 @@ func flowRecords(br string, ch ofproto.FlowChanges) flowWrite {
 		var a recordArena
 		for i := lo; i < hi; i++ {
 			r := &ch.RemovedRefs[i]
-			w.delKeys[len(removed)+i] = a.key(r.Table(), r.Priority(), r.Match())
+			m := r.Match()
+			w.delKeys[len(removed)+i] = a.key(r.Table(), r.Priority(), &m)
 		}
 	})
 	parallel(len(ch.Added), func(lo, hi int) {

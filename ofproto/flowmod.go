@@ -214,6 +214,11 @@ type flowSlab struct {
 	recent [4]*[]openflow.Action
 	next   int  // the recent slot to replace
 	bulk   bool // a slab for a batch of adds, not the zero value
+	// chunk is the size of the next chunk of lists and actions: it starts
+	// small and doubles up to slabChunk, so a batch of flows that share
+	// one list (a controller streams thousands of such batches) does not
+	// keep a 1,024-action chunk alive for it.
+	chunk int
 }
 
 func newFlowSlab(fms []openflow.FlowMod) flowSlab {
@@ -228,11 +233,11 @@ func newFlowSlab(fms []openflow.FlowMod) flowSlab {
 	}
 	// Action lists come in chunks as they are needed: with shared lists
 	// a bulk load may need only a few.
-	return flowSlab{flows: make([]Flow, n), rules: make([]classifier.Rule[*Flow], n), bulk: true}
+	return flowSlab{flows: make([]Flow, n), rules: make([]classifier.Rule[*Flow], n), bulk: true, chunk: 4}
 }
 
-// slabChunk is the number of action lists, and of actions, a slab
-// allocates at a time.
+// slabChunk is the most action lists, and actions, a slab allocates at a
+// time.
 const slabChunk = 1024
 
 // newFlow returns a zero Flow and its Rule.
@@ -259,10 +264,11 @@ func (s *flowSlab) actions(acts []openflow.Action) *[]openflow.Action {
 		return &c
 	}
 	if cap(s.acts)-len(s.acts) < len(acts) {
-		s.acts = make([]openflow.Action, 0, max(len(acts), slabChunk))
+		s.acts = make([]openflow.Action, 0, max(len(acts), s.chunk))
+		s.chunk = min(2*s.chunk, slabChunk)
 	}
 	if len(s.lists) == 0 {
-		s.lists = make([][]openflow.Action, slabChunk)
+		s.lists = make([][]openflow.Action, s.chunk)
 	}
 	start := len(s.acts)
 	s.acts = append(s.acts, acts...)
@@ -378,9 +384,9 @@ func (b *Bridge) addFlow(fm *openflow.FlowMod, now int64, log *[]undo, added *[]
 		delete(b.timed, old)
 		old.gone = true
 	}
-	rule.Match, rule.Priority, rule.Value = m, fm.Priority, f
+	rule.Priority, rule.Value = fm.Priority, f
 	f.rule = rule
-	c.Insert(f.rule)
+	c.Insert(f.rule, &m)
 	if f.idle != 0 || f.hard != 0 {
 		b.timed[f] = struct{}{}
 	}
@@ -427,7 +433,7 @@ func (b *Bridge) modifyFlows(fm *openflow.FlowMod, now int64, log *[]undo, added
 func (b *Bridge) unlink(f *Flow) {
 	c := b.tables[f.table].cls.Load()
 	if c != nil {
-		c.Remove(&f.rule.Match, f.rule.Priority)
+		c.RemoveRule(f.rule)
 	}
 	delete(b.timed, f)
 	f.gone = true
@@ -436,8 +442,9 @@ func (b *Bridge) unlink(f *Flow) {
 // relink puts a removed flow back under a fresh Rule (a classifier Rule may
 // be inserted only once). Called with b.mu held.
 func (b *Bridge) relink(f *Flow) {
-	f.rule = &classifier.Rule[*Flow]{Match: f.rule.Match, Priority: f.rule.Priority, Value: f}
-	b.tables[f.table].classifier().Insert(f.rule)
+	m := f.rule.Match()
+	f.rule = &classifier.Rule[*Flow]{Priority: f.rule.Priority, Value: f}
+	b.tables[f.table].classifier().Insert(f.rule, &m)
 	f.gone = false
 	if f.idle != 0 || f.hard != 0 {
 		b.timed[f] = struct{}{}

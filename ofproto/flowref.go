@@ -34,8 +34,8 @@ func (r FlowRef) Table() uint8 { return r.rule.Value.table }
 // Priority returns the flow's priority.
 func (r FlowRef) Priority() uint16 { return r.rule.Priority }
 
-// Match returns the flow's match, normalized. It must not be modified.
-func (r FlowRef) Match() *flow.Match { return &r.rule.Match }
+// Match returns the flow's match, normalized.
+func (r FlowRef) Match() flow.Match { return r.rule.Match() }
 
 // FlowMod returns the OFPFC_ADD that recreates the flow as it was: what the
 // daemon stores. Its Actions must not be modified.
@@ -45,7 +45,7 @@ func (r FlowRef) FlowMod() openflow.FlowMod {
 		Command:     openflow.FlowAdd,
 		Table:       f.table,
 		Priority:    r.rule.Priority,
-		Match:       r.rule.Match,
+		Match:       r.rule.Match(),
 		Cookie:      r.cookie,
 		IdleTimeout: f.idle,
 		HardTimeout: f.hard,

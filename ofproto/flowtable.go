@@ -48,7 +48,7 @@ func (f *Flow) stats(now int64) openflow.FlowStats {
 	return openflow.FlowStats{
 		Table:       f.table,
 		Priority:    f.rule.Priority,
-		Match:       f.rule.Match,
+		Match:       f.rule.Match(),
 		Cookie:      f.cookie,
 		IdleTimeout: f.idle,
 		HardTimeout: f.hard,

@@ -78,7 +78,8 @@ func (t *tracer) flow(id uint8, f *Flow) {
 	if t == nil {
 		return
 	}
-	t.add(&TraceStep{Table: id, Match: matchText(&f.rule.Match, nil), Priority: f.rule.Priority, Cookie: f.cookie})
+	m := f.rule.Match()
+	t.add(&TraceStep{Table: id, Match: matchText(&m, nil), Priority: f.rule.Priority, Cookie: f.cookie})
 }
 
 func (t *tracer) miss(id uint8) {
