@@ -3,6 +3,7 @@ package classifier
 import (
 	"math/bits"
 	"sync/atomic"
+	"unsafe"
 
 	"tapestry/flow"
 )
@@ -204,6 +205,12 @@ func (st *subtable[T]) scan(kw, ww *[flow.KeyWords]uint64, c *candidate[T]) bool
 	widen(ww, ps)
 	h = finish(h)
 	s := h >> t.shift
+	if nf == 0 && t.lines != nil {
+		// A big table's home slot holds the key in most hits (the load
+		// is at most 3/4): start loading it from memory now, alongside
+		// the tag word, rather than after the tag matched.
+		prefetch(uintptr(unsafe.Pointer(&t.lines[s])))
+	}
 	bc := uint64(tagOf(h)) * lanes
 	g := s / 8
 	first := ^uint64(0) << (s % 8 * 8) // lanes before s are not on the probe sequence
