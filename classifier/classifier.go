@@ -69,7 +69,8 @@ import (
 // A Rule keeps its match as its subtable keeps keys: the mask once, in the
 // subtable, and only the key words that mask covers in the rule. A rule on
 // in_port and nw_dst holds two words, not a whole 368-byte flow.Match:
-// with 100,000 flows in a bridge that is most of its memory.
+// with 100,000 flows in a bridge that is most of its memory. The words
+// live inside the Rule, so an inserted Rule must not be copied.
 type Rule[T any] struct {
 	Priority uint16 // higher wins; OpenFlow priority 0..65535
 	Value    T      // the caller's payload
