@@ -149,13 +149,14 @@ func (s *server) postVsctl(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) postFlows(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes))
+	body, err := readBody(r, MaxBodyBytes)
 	if err != nil {
 		s.fail(w, r, BadRequest("reading request: %v", err))
 		return
 	}
 	q := r.URL.Query()
-	req, err := DecodeFlowModRequest(q.Get("command"), body)
+	// The body is this handler's alone: the lines may point into it.
+	req, err := decodeFlowModText(q.Get("command"), ownedString(body))
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -266,6 +267,22 @@ func decodeJSON(body []byte, v any) error {
 	return nil
 }
 
+// readBody reads a request body of at most limit bytes. With a
+// Content-Length (the CLI always sends one) the body is read into one
+// allocation of its size: io.ReadAll grows its buffer by copying, which
+// for a 100,000-line add-flows allocates twice the body.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	n := r.ContentLength
+	if n < 0 || n > limit {
+		return io.ReadAll(io.LimitReader(r.Body, limit))
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r.Body, body); err != nil {
+		return nil, err
+	}
+	return body, nil
+}
+
 // DecodeVsctlRequest decodes and checks the body of POST /v1/vsctl.
 func DecodeVsctlRequest(body []byte) (VsctlRequest, error) {
 	var req VsctlRequest
@@ -288,6 +305,11 @@ func DecodeVsctlRequest(body []byte) (VsctlRequest, error) {
 // and lines starting with '#' ignored, a trailing '\r' dropped. The lines
 // share body's memory (one conversion, no per-line copies).
 func DecodeFlowModRequest(command string, body []byte) (FlowModRequest, error) {
+	return decodeFlowModText(command, string(body))
+}
+
+// decodeFlowModText is DecodeFlowModRequest of a body already in a string.
+func decodeFlowModText(command, text string) (FlowModRequest, error) {
 	switch command {
 	case FlowCmdAdd, FlowCmdModify, FlowCmdModifyStrict, FlowCmdDelete, FlowCmdDeleteStrict, FlowCmdReplace:
 	case "":
@@ -295,7 +317,7 @@ func DecodeFlowModRequest(command string, body []byte) (FlowModRequest, error) {
 	default:
 		return FlowModRequest{}, BadRequest("unknown flow command %q", command)
 	}
-	text := string(body)
+	body := text
 	req := FlowModRequest{Command: command, Lines: make([]FlowLine, 0, strings.Count(text, "\n")+1)}
 	for no := 1; text != ""; no++ {
 		line := text
@@ -312,7 +334,7 @@ func DecodeFlowModRequest(command string, body []byte) (FlowModRequest, error) {
 	}
 	// "del-flows BR" with no flow selects every flow: an empty delete body
 	// is one flow mod with an empty match.
-	if len(req.Lines) == 0 && len(bytes.TrimSpace(body)) == 0 &&
+	if len(req.Lines) == 0 && len(strings.TrimSpace(body)) == 0 &&
 		(command == FlowCmdDelete || command == FlowCmdDeleteStrict) {
 		req.Lines = append(req.Lines, FlowLine{No: 1})
 	}

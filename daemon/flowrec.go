@@ -66,21 +66,6 @@ func appendFlowKey(b []byte, table uint8, priority uint16, m *flow.Match) []byte
 	return ofctl.AppendMatch(b, m, openflow.DefaultPriority, nil)
 }
 
-// formatMods returns the store keys and values of a batch of adds.
-func formatMods(fms []openflow.FlowMod) (keys, vals [][]byte) {
-	keys = make([][]byte, len(fms))
-	vals = make([][]byte, len(fms))
-	parallel(len(fms), func(lo, hi int) {
-		var a recordArena
-		for i := lo; i < hi; i++ {
-			fm := &fms[i]
-			keys[i] = a.key(fm.Table, fm.Priority, &fm.Match)
-			vals[i] = a.text(fm)
-		}
-	})
-	return keys, vals
-}
-
 // flowWrite is one batch of flow changes as store records.
 type flowWrite struct {
 	br      string

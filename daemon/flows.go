@@ -58,20 +58,27 @@ func (d *Daemon) FlowMods(_ context.Context, br, source string, req api.FlowModR
 	if err := d.flushExpired(); err != nil {
 		return api.FlowModResult{}, err
 	}
-	fms, err := parseFlowMods(req.Lines, flowCommands[req.Command], req.Command == api.FlowCmdAdd, rt, source)
-	if err != nil {
-		return api.FlowModResult{}, err
-	}
-	if req.Command == api.FlowCmdReplace {
-		fms = replaceMods(rt, fms)
-	}
 	var ch ofproto.FlowChanges
-	d.flowMu.Lock()
-	defer d.flowMu.Unlock()
-	d.drainFlowLog() // OpenFlow changes the bridge applied earlier go first
-	if req.Command == api.FlowCmdAdd && allAdds(fms) {
-		ch, err = d.addFlows(rt, fms)
+	if req.Command == api.FlowCmdAdd && addOnly(req.Lines) {
+		d.flowMu.Lock()
+		defer d.flowMu.Unlock()
+		d.drainFlowLog() // OpenFlow changes the bridge applied earlier go first
+		ch, err = d.addLines(rt, req.Lines, source)
+		var ae *api.Error
+		if errors.As(err, &ae) {
+			return api.FlowModResult{}, err // a line that does not parse
+		}
 	} else {
+		var fms []openflow.FlowMod
+		if fms, err = parseFlowMods(req.Lines, flowCommands[req.Command], req.Command == api.FlowCmdAdd, rt, source); err != nil {
+			return api.FlowModResult{}, err
+		}
+		if req.Command == api.FlowCmdReplace {
+			fms = replaceMods(rt, fms)
+		}
+		d.flowMu.Lock()
+		defer d.flowMu.Unlock()
+		d.drainFlowLog() // OpenFlow changes the bridge applied earlier go first
 		ch, err = rt.br.RecordFlowMods(fms)
 		switch {
 		case err != nil:
@@ -107,48 +114,6 @@ func (d *Daemon) FlowMods(_ context.Context, br, source string, req api.FlowModR
 type bridgeErr struct{ err error }
 
 func (e *bridgeErr) Error() string { return e.err.Error() }
-
-// addFlows applies a batch of adds and stores it, overlapping the two: the
-// bridge applies the batch in one goroutine while this one formats the
-// store records (from the parsed adds, which is what the flows will be)
-// and writes them into an open store transaction. The transaction commits
-// only if the bridge accepted the batch, else it rolls back: the store
-// never holds a flow the bridge refused. A failed commit is handled by the
-// caller (reload from the store).
-func (d *Daemon) addFlows(rt *bridgeRT, fms []openflow.FlowMod) (ofproto.FlowChanges, error) {
-	var ch ofproto.FlowChanges
-	var berr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		ch, berr = rt.br.ApplyFlowMods(fms)
-	}()
-	keys, vals := formatMods(fms)
-	err := d.st.Update(func(tx *store.Tx) error {
-		path := flowsPath(rt.name)
-		tx.Grow(len(keys))
-		for i, k := range keys {
-			if err := tx.PutBytes(path, k, vals[i]); err != nil {
-				<-done
-				return err
-			}
-		}
-		<-done
-		if berr != nil {
-			return &bridgeErr{berr}
-		}
-		// Adds remove nothing, but stay exact if the bridge says otherwise.
-		for i := range ch.Removed {
-			fs := &ch.Removed[i]
-			if err := tx.Delete(path, flowKey(fs.Table, fs.Priority, &fs.Match)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	<-done
-	return ch, err
-}
 
 // parseFlowMods parses lines in parallel chunks; the error reported is the
 // one of the first bad line, named as ovs-ofctl names it ("FILE:LINE: ").
@@ -202,16 +167,6 @@ func lineCommand(text string, def openflow.FlowModCommand) (string, openflow.Flo
 		return strings.TrimLeft(text[i:], " \t"), c
 	}
 	return text, def
-}
-
-// allAdds reports whether every flow mod is an add.
-func allAdds(fms []openflow.FlowMod) bool {
-	for i := range fms {
-		if fms[i].Command != openflow.FlowAdd {
-			return false
-		}
-	}
-	return true
 }
 
 // linePrefix names line i as ovs-ofctl does: "FILE:N: " for a file, and
@@ -456,50 +411,94 @@ func dumpFilter(text string, names ofctl.PortNamer) (openflow.FlowMod, error) {
 	return fm, nil
 }
 
-// DumpFlows implements api.Backend.
+// dumpChunk is how many flows dump-flows reads and formats at a time.
+const dumpChunk = 1024
+
+// DumpFlows implements api.Backend. Without --sort the flows are read and
+// formatted a chunk at a time (ofproto.FlowDump), so 100,000 flows never
+// exist as 100,000 FlowStats at once; sorting needs them all.
 func (d *Daemon) DumpFlows(_ context.Context, br string, req api.DumpFlowsRequest, w io.Writer) error {
-	names, flows, err := d.selectFlows(br, req.Filter)
+	sorted := req.Sort != "" || req.RSort != ""
+	names, dump, err := d.startDump(br, req.Filter)
 	if err != nil {
 		return err
 	}
-	for i := range flows {
-		// Open vSwitch keeps time in milliseconds, so its durations
-		// print with three decimals.
-		flows[i].Duration = flows[i].Duration.Truncate(time.Millisecond)
+	f := newFlowFormatter(w, names, req)
+	if !sorted {
+		for fs := dump.Next(dumpChunk); fs != nil; fs = dump.Next(dumpChunk) {
+			if err := f.write(fs); err != nil {
+				return err
+			}
+		}
+		return f.flush()
 	}
-
+	flows := make([]openflow.FlowStats, 0, dump.Len())
+	for fs := dump.Next(dumpChunk); fs != nil; fs = dump.Next(dumpChunk) {
+		flows = append(flows, fs...)
+	}
+	for i := range flows {
+		flows[i].Duration = flows[i].Duration.Truncate(time.Millisecond) // sorted as printed
+	}
 	if err := sortFlows(flows, req); err != nil {
 		return err
 	}
-	bw := bufio.NewWriterSize(w, 64<<10)
-	opts := ofctl.FormatOptions{NoStats: req.NoStats, Version: req.Version}
-	if req.Names {
-		opts.Names = names
+	if err := f.write(flows); err != nil {
+		return err
 	}
-	ages := req.Reply || req.Version == ofctl.OpenFlow13
-	var line []byte
+	return f.flush()
+}
+
+// flowFormatter writes dump-flows lines.
+type flowFormatter struct {
+	bw   *bufio.Writer
+	req  api.DumpFlowsRequest
+	opts ofctl.FormatOptions
+	ages bool
+	line []byte
+}
+
+func newFlowFormatter(w io.Writer, names ofctl.PortNamer, req api.DumpFlowsRequest) *flowFormatter {
+	f := &flowFormatter{bw: bufio.NewWriterSize(w, 64<<10), req: req,
+		opts: ofctl.FormatOptions{NoStats: req.NoStats, Version: req.Version},
+		ages: req.Reply || req.Version == ofctl.OpenFlow13}
+	if req.Names {
+		f.opts.Names = names
+	}
+	return f
+}
+
+// write formats flows, one line each.
+func (f *flowFormatter) write(flows []openflow.FlowStats) error {
 	for i := range flows {
-		line = line[:0]
-		if req.Format == api.DumpFlowMod {
-			fm := statsToMod(&flows[i])
-			line = append(line, flowText(&fm)...)
+		fs := &flows[i]
+		// Open vSwitch keeps time in milliseconds, so its durations
+		// print with three decimals.
+		fs.Duration = fs.Duration.Truncate(time.Millisecond)
+		line := f.line[:0]
+		if f.req.Format == api.DumpFlowMod {
+			fm := statsToMod(fs)
+			line = ofctl.AppendFlowMod(line, &fm, nil)
 		} else {
-			line = ofctl.AppendFlowStats(line, &flows[i], opts)
-			if !ages && !req.NoStats {
+			line = ofctl.AppendFlowStats(line, fs, f.opts)
+			if !f.ages && !f.req.NoStats {
 				line = stripAges(line)
 			}
 		}
 		line = append(line, '\n')
-		if _, err := bw.Write(line); err != nil {
+		f.line = line
+		if _, err := f.bw.Write(line); err != nil {
 			return err
 		}
 	}
-	return bw.Flush()
+	return nil
 }
 
-// selectFlows returns the bridge and the flows filter selects. Formatting
-// happens after, outside the lock.
-func (d *Daemon) selectFlows(br, filter string) (ofctl.PortNamer, []openflow.FlowStats, error) {
+func (f *flowFormatter) flush() error { return f.bw.Flush() }
+
+// startDump selects the flows filter selects, with a snapshot of the
+// bridge's port names; their statistics are read and formatted after,
+// outside the lock.
+func (d *Daemon) startDump(br, filter string) (ofctl.PortNamer, *ofproto.FlowDump, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	rt, err := d.bridge(br)
@@ -510,7 +509,7 @@ func (d *Daemon) selectFlows(br, filter string) (ofctl.PortNamer, []openflow.Flo
 	if err != nil {
 		return nil, nil, err
 	}
-	return rt.names(), rt.br.DumpFlows(fm), nil
+	return rt.names(), rt.br.StartDump(fm), nil
 }
 
 // portNames is a snapshot of a bridge's port names, for formatting

@@ -49,7 +49,17 @@ func rankOf(t openflow.ActionType) int {
 }
 
 func parseActionList(text string, names PortNamer, nested bool) ([]openflow.Action, error) {
-	var acts []openflow.Action
+	acts, err := appendActionList(nil, text, names, nested)
+	if err != nil {
+		return nil, err
+	}
+	return acts, nil
+}
+
+// appendActionList parses an action list onto dst; on error it returns
+// dst as it was, so that a reused buffer stays usable.
+func appendActionList(dst []openflow.Action, text string, names PortNamer, nested bool) ([]openflow.Action, error) {
+	start := len(dst)
 	p := pairs{s: text}
 	sawDrop := false
 	lastRank := -1
@@ -62,27 +72,27 @@ func parseActionList(text string, names PortNamer, nested bool) ([]openflow.Acti
 			sawDrop = true
 			continue
 		}
-		if acts == nil {
-			acts = make([]openflow.Action, 0, 4)
+		if dst == nil {
+			dst = make([]openflow.Action, 0, 4)
 		}
 		a, err := parseAction(key, value, paren, names, nested)
 		if err != nil {
-			return nil, err
+			return dst[:start], err
 		}
 		r := rankOf(a.Type)
 		if r < lastRank || r == lastRank && r != rankApply {
 			if r == lastRank {
-				return nil, errorf("instruction %s may be specified only once", rankNames[r])
+				return dst[:start], errorf("instruction %s may be specified only once", rankNames[r])
 			}
-			return nil, errorf("invalid instruction ordering: %s must appear before %s", rankNames[r], rankNames[lastRank])
+			return dst[:start], errorf("invalid instruction ordering: %s must appear before %s", rankNames[r], rankNames[lastRank])
 		}
 		lastRank = r
-		acts = append(acts, a)
+		dst = append(dst, a)
 	}
-	if sawDrop && len(acts) > 0 {
-		return nil, errorf("\"drop\" must not be accompanied by any other action or instruction")
+	if sawDrop && len(dst) > start {
+		return dst[:start], errorf("\"drop\" must not be accompanied by any other action or instruction")
 	}
-	return acts, nil
+	return dst, nil
 }
 
 // actionWords are the action keywords, for "did you mean" hints.
@@ -92,7 +102,7 @@ var actionWords = []string{
 	"mod_nw_ecn", "mod_nw_ttl", "mod_tp_src", "mod_tp_dst", "mod_vlan_vid", "mod_vlan_pcp",
 	"strip_vlan", "push_vlan", "pop_vlan", "push_mpls", "pop_mpls", "set_field", "load", "move",
 	"dec_ttl", "dec_mpls_ttl", "set_mpls_ttl", "resubmit", "note", "goto_table", "write_metadata",
-	"clear_actions", "write_actions", "meter",
+	"clear_actions", "write_actions", "meter", "clone", "multipath", "bundle", "bundle_load",
 }
 
 // parseAction parses one action; key is its name, value its argument.
@@ -176,6 +186,14 @@ func parseAction(key, value string, paren bool, names PortNamer, nested bool) (o
 		a.TTL = uint8(v.Uint64())
 	case "resubmit":
 		return parseResubmit(value, paren, names)
+	case "clone":
+		return parseClone(value, names)
+	case "dec_ttl":
+		return parseDecTTL(value, paren)
+	case "multipath":
+		return parseMultipath(value)
+	case "bundle", "bundle_load":
+		return parseBundle(key, value, names)
 	case "note":
 		return parseNote(value)
 	case "goto_table":
@@ -319,12 +337,9 @@ func parseOutput(value string, paren bool, names PortNamer) (openflow.Action, er
 		}
 		return a, nil
 	}
-	if strings.ContainsRune(value, '[') {
-		return a, errorf("output: %q: output to a register field is not supported", value)
-	}
 	port, ok := parsePort(value, names)
 	if !ok {
-		return a, errorf("output: %q: output to unknown port", value)
+		return parseOutputReg(value) // output:REG[..], actions_nx.go
 	}
 	return outputTo(port), nil
 }

@@ -132,6 +132,9 @@ func appendAction(b []byte, a *openflow.Action, names PortNamer, mode fmtMode, c
 		b = append(b, "->"...)
 		return appendSubfield(b, a.Dst)
 	case openflow.ActDecTTL:
+		if len(a.Note) > 0 {
+			return appendDecTTLIDs(b, a)
+		}
 		return append(b, "dec_ttl"...)
 	case openflow.ActDecMPLSTTL:
 		return append(b, "dec_mpls_ttl"...)
@@ -181,6 +184,9 @@ func appendAction(b []byte, a *openflow.Action, names PortNamer, mode fmtMode, c
 			return b
 		}
 		return appendNum(b, "meter:", uint64(a.ID))
+	}
+	if out, ok := appendNXAction(b, a, names, mode, ctx); ok {
+		return out
 	}
 	return appendNum(b, "unknown_action:", uint64(a.Type))
 }

@@ -39,7 +39,32 @@ var flagWords = [...]struct {
 // 0); with a mask it selects flows (modify and delete: Cookie=V&M,
 // CookieMask=M), as ovs-ofctl distinguishes them.
 func ParseFlowMod(text string, cmd openflow.FlowModCommand, names PortNamer) (openflow.FlowMod, error) {
-	fm := openflow.FlowMod{
+	var fm openflow.FlowMod
+	_, err := parseFlowModInto(&fm, text, cmd, names, nil)
+	return fm, err
+}
+
+// ParseFlowModBuf is ParseFlowMod for a caller that parses many flows and
+// keeps each only briefly (the daemon's add-flows hands them to the bridge
+// a few thousand at a time, and the bridge copies their actions): the
+// actions are appended to buf instead of getting a slice of their own,
+// fm.Actions is the new tail of buf (capacity-capped, nil when there is no
+// action), and the grown buf is returned for the next flow. Reusing one
+// buffer spares an allocation per flow. Nested action lists (write_actions,
+// clone) still get their own slices.
+func ParseFlowModBuf(text string, cmd openflow.FlowModCommand, names PortNamer, buf []openflow.Action) (openflow.FlowMod, []openflow.Action, error) {
+	var fm openflow.FlowMod
+	if buf == nil {
+		buf = make([]openflow.Action, 0, 64)
+	}
+	buf, err := parseFlowModInto(&fm, text, cmd, names, buf)
+	return fm, buf, err
+}
+
+// parseFlowModInto parses text into *fm; with buf non-nil, the actions go
+// onto buf, which is returned grown.
+func parseFlowModInto(fm *openflow.FlowMod, text string, cmd openflow.FlowModCommand, names PortNamer, buf []openflow.Action) ([]openflow.Action, error) {
+	*fm = openflow.FlowMod{
 		Command:  cmd,
 		Priority: openflow.DefaultPriority,
 		BufferID: openflow.NoBuffer,
@@ -53,7 +78,7 @@ func ParseFlowMod(text string, cmd openflow.FlowModCommand, names PortNamer) (op
 	}
 	matchText, actText, hasActions, err := splitActions(text)
 	if err != nil {
-		return fm, err
+		return buf, err
 	}
 	var mp matchParser
 	p := pairs{s: matchText}
@@ -62,34 +87,40 @@ func ParseFlowMod(text string, cmd openflow.FlowModCommand, names PortNamer) (op
 		if !ok {
 			break
 		}
-		handled, err := parseFlowModWord(&fm, key, value, isAdd, isDel, names)
+		handled, err := parseFlowModWord(fm, key, value, isAdd, isDel, names)
 		if err != nil {
-			return fm, err
+			return buf, err
 		}
 		if !handled {
 			if err := mp.field(key, value, names); err != nil {
-				return fm, err
+				return buf, err
 			}
 		}
 	}
 	if err := mp.checkPrereqs(); err != nil {
-		return fm, err
+		return buf, err
 	}
 	fm.Match = mp.m
 	switch {
 	case isDel && hasActions:
-		return fm, errorf("%q: del-flows does not take actions", "actions="+actText)
+		return buf, errorf("%q: del-flows does not take actions", "actions="+actText)
 	case !isDel && !hasActions:
-		return fm, errorf("must specify an action (actions=...)")
+		return buf, errorf("must specify an action (actions=...)")
 	case hasActions:
-		if fm.Actions, err = parseActionList(actText, names, false); err != nil {
-			return fm, err
+		start := len(buf)
+		if buf == nil {
+			fm.Actions, err = parseActionList(actText, names, false)
+		} else if buf, err = appendActionList(buf, actText, names, false); len(buf) > start {
+			fm.Actions = buf[start:len(buf):len(buf)]
 		}
-		if err := checkConsistency(&fm.Match, fm.Actions); err != nil {
-			return fm, err
+		if err == nil {
+			err = checkConsistency(&fm.Match, fm.Actions)
+		}
+		if err != nil {
+			return buf[:start], err
 		}
 	}
-	return fm, nil
+	return buf, nil
 }
 
 // parseFlowModWord handles the flow-mod keywords that are not match fields.

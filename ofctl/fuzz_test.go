@@ -15,6 +15,7 @@ func FuzzParseFlowMod(f *testing.F) {
 	f.Add("cookie=0x5/0xff,table=3,out_port=2,tcp,tp_dst=80")
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, cmd := range []openflow.FlowModCommand{openflow.FlowAdd, openflow.FlowModify, openflow.FlowDelete} {
+			parseBoth(t, s, cmd)
 			fm, err := ParseFlowMod(s, cmd, goldenPorts)
 			if err != nil {
 				continue

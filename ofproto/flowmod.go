@@ -57,17 +57,49 @@ const (
 	reportRefs                // AddedRefs
 )
 
-// undo records one applied change so that a failed batch can be rolled back.
+// undo records one applied change so that a failed batch can be rolled
+// back, and says what the batch changed when it succeeds: an add (added,
+// and old if it replaced a flow), a removal (old only) or a modify (mod,
+// whose previous state is the next modUndo). It is three pointers because
+// a 100,000-flow add-flows keeps 100,000 of them.
 type undo struct {
-	table  uint8
-	added  *Flow // flow inserted by this change (nil for a removal or modify)
-	old    *Flow // flow replaced or removed (nil for a fresh add)
-	mod    *Flow // flow modified in place
+	added *Flow // flow inserted by this change
+	old   *Flow // flow replaced or removed
+	mod   *Flow // flow modified in place
+}
+
+// modUndo is what a modify changed in a flow.
+type modUndo struct {
 	acts   *[]openflow.Action
 	cookie uint64
 	when   int64
 	pkts   uint64
 	bytes  uint64
+}
+
+// undoLog is a batch's changes, in order.
+type undoLog struct {
+	entries []undo
+	mods    []modUndo // one per modify entry, in order
+}
+
+func (l *undoLog) add(f, old *Flow) { l.entries = append(l.entries, undo{added: f, old: old}) }
+func (l *undoLog) remove(f *Flow)   { l.entries = append(l.entries, undo{old: f}) }
+
+// modify records f's state before a modify changes it.
+func (l *undoLog) modify(f *Flow) {
+	l.entries = append(l.entries, undo{mod: f})
+	l.mods = append(l.mods, modUndo{acts: f.acts.Load(), cookie: f.cookie, when: f.modified,
+		pkts: f.packets.Load(), bytes: f.bytes.Load()})
+}
+
+// touched returns the flow an entry added or modified, or nil for a
+// removal.
+func (u *undo) touched() *Flow {
+	if u.mod != nil {
+		return u.mod
+	}
+	return u.added
 }
 
 // FlowMods applies a batch of flow mods atomically: every mod is validated
@@ -89,113 +121,63 @@ func (b *Bridge) ApplyFlowMods(fms []openflow.FlowMod) (FlowChanges, error) {
 }
 
 func (b *Bridge) flowMods(fms []openflow.FlowMod, rep report) (FlowChanges, error) {
-	for i := range fms {
-		if err := validateFlowMod(&fms[i]); err != nil {
-			return FlowChanges{}, fmt.Errorf("ofproto: flow mod %d: %w", i, err)
-		}
-	}
-	b.mu.Lock()
-	b.syncStats()
-	now := b.now().UnixNano()
-	// The undo log and the lists of touched flows are scratch reused from
-	// batch to batch: a controller streaming flow mods hands the bridge
-	// thousands of batches, each needing room for as many as 4,096 flows.
-	var (
-		log     = slices.Grow(b.scratch.log[:0], len(fms))
-		added   = slices.Grow(b.scratch.added[:0], len(fms))
-		removed = b.scratch.removed[:0]
-		err     error
-	)
-	b.slab = newFlowSlab(fms)
-	for i := range fms {
-		if err = b.apply(&fms[i], now, &log, &added, &removed); err != nil {
-			err = fmt.Errorf("ofproto: flow mod %d: %w", i, err)
-			break
-		}
-	}
-	b.slab = flowSlab{}
-	if err != nil {
-		b.rollback(log)
-		b.bump()
-		b.scratch.keep(&log, &added, &removed)
-		b.mu.Unlock()
-		return FlowChanges{}, err
-	}
-	ch := FlowChanges{NRemoved: len(removed)}
-	reportRemoved(&ch, removed, rep, now)
-	for _, f := range added {
-		if f.gone {
-			continue
-		}
-		ch.NAdded++
-		switch rep {
-		case reportStats:
-			if ch.Added == nil {
-				ch.Added = make([]openflow.FlowStats, 0, len(added))
-			}
-			ch.Added = append(ch.Added, f.stats(now))
-		case reportRefs:
-			if ch.AddedRefs == nil {
-				ch.AddedRefs = make([]FlowRef, 0, len(added))
-			}
-			ch.AddedRefs = append(ch.AddedRefs, f.ref())
-		}
-	}
-	if len(log) > 0 {
-		b.bump()
-	}
-	b.scratch.keep(&log, &added, &removed)
-	b.mu.Unlock()
-	b.notifyRemoved(ch.Removed, RemovedDelete)
-	return ch, nil
+	t := b.begin(rep)
+	_ = t.Apply(fms) // Commit reports the error
+	return t.Commit()
 }
 
-// flowScratch is the reusable scratch of a FlowMods batch. Guarded by
+// flowScratch is the undo log reused from batch to batch: a controller
+// streaming flow mods hands the bridge thousands of batches. Guarded by
 // Bridge.mu.
-type flowScratch struct {
-	log     []undo
-	added   []*Flow
-	removed []*Flow
-}
+type flowScratch struct{ log undoLog }
 
 // scratchMax bounds the scratch kept between batches: a 100,000-flow
-// add-flows should not pin its lists for the bridge's lifetime.
+// add-flows should not pin its log for the bridge's lifetime.
 const scratchMax = 8192
 
-// keep takes the lists back after a batch, cleared so that they hold no
-// flow alive, unless they grew past scratchMax. Called with Bridge.mu held.
-func (s *flowScratch) keep(log *[]undo, added, removed *[]*Flow) {
-	clear(*log)
-	clear(*added)
-	clear(*removed)
-	s.log, s.added, s.removed = nil, nil, nil
-	if cap(*log) <= scratchMax {
-		s.log = (*log)[:0]
+// keep takes the log back after a batch, cleared so that it holds no flow
+// alive, unless it grew past scratchMax. Called with Bridge.mu held.
+func (s *flowScratch) keep(l *undoLog) {
+	clear(l.entries)
+	clear(l.mods)
+	s.log = undoLog{}
+	if cap(l.entries) <= scratchMax {
+		s.log.entries = l.entries[:0]
 	}
-	if cap(*added) <= scratchMax {
-		s.added = (*added)[:0]
-	}
-	if cap(*removed) <= scratchMax {
-		s.removed = (*removed)[:0]
+	if cap(l.mods) <= scratchMax {
+		s.log.mods = l.mods[:0]
 	}
 }
 
 // reportRemoved fills ch's lists of removed flows as rep asks.
-func reportRemoved(ch *FlowChanges, removed []*Flow, rep report, now int64) {
-	if len(removed) == 0 {
-		return
-	}
-	if rep == reportRefs {
-		ch.RemovedRefs = make([]FlowRef, len(removed))
-	}
-	for i, f := range removed {
+func reportRemoved(ch *FlowChanges, log []undo, rep report, now int64) {
+	for i := range log {
+		f := log[i].old
+		if f == nil || log[i].added != nil {
+			continue // not a removal
+		}
+		ch.NRemoved++
 		if rep == reportRefs {
-			ch.RemovedRefs[i] = f.ref()
+			if ch.RemovedRefs == nil {
+				ch.RemovedRefs = make([]FlowRef, 0, removals(log[i:]))
+			}
+			ch.RemovedRefs = append(ch.RemovedRefs, f.ref())
 		}
 		if rep == reportStats || f.flags&openflow.FlagSendFlowRem != 0 {
 			ch.Removed = append(ch.Removed, f.stats(now))
 		}
 	}
+}
+
+// removals counts the removals in log.
+func removals(log []undo) int {
+	n := 0
+	for i := range log {
+		if log[i].old != nil && log[i].added == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // flowSlab hands out the Flows, Rules and action lists of one FlowMods
@@ -319,7 +301,7 @@ func (b *Bridge) notifyRemoved(fs []openflow.FlowStats, reason uint8) {
 	}
 }
 
-func (b *Bridge) apply(fm *openflow.FlowMod, now int64, log *[]undo, added, removed *[]*Flow) error {
+func (b *Bridge) apply(fm *openflow.FlowMod, now int64, log *undoLog) error {
 	if fm.Command != openflow.FlowDelete && fm.Command != openflow.FlowDeleteStrict {
 		// OpenFlow 1.3 §6.4: a group action must name an existing group
 		// (OFPBAC_BAD_OUT_GROUP).
@@ -329,18 +311,16 @@ func (b *Bridge) apply(fm *openflow.FlowMod, now int64, log *[]undo, added, remo
 	}
 	switch fm.Command {
 	case openflow.FlowAdd:
-		return b.addFlow(fm, now, log, added)
+		return b.addFlow(fm, now, log)
 	case openflow.FlowModify, openflow.FlowModifyStrict:
-		return b.modifyFlows(fm, now, log, added)
+		return b.modifyFlows(fm, now, log)
 	case openflow.FlowDelete, openflow.FlowDeleteStrict:
 		sel := b.selectFlows(fm, fm.Command == openflow.FlowDeleteStrict, true)
-		// One del-flows can select 100,000 flows; size the lists once.
-		*log = slices.Grow(*log, len(sel))
-		*removed = slices.Grow(*removed, len(sel))
+		// One del-flows can select 100,000 flows; size the log once.
+		log.entries = slices.Grow(log.entries, len(sel))
 		for _, f := range sel {
 			b.unlink(f)
-			*log = append(*log, undo{table: f.table, old: f})
-			*removed = append(*removed, f)
+			log.remove(f)
 		}
 		return nil
 	}
@@ -350,7 +330,7 @@ func (b *Bridge) apply(fm *openflow.FlowMod, now int64, log *[]undo, added, remo
 // addFlow implements OFPFC_ADD (OpenFlow 1.3 §6.4): a flow with the same
 // match and priority is replaced; as in Open vSwitch its counters carry over
 // unless reset_counts is set, while duration and timeouts start afresh.
-func (b *Bridge) addFlow(fm *openflow.FlowMod, now int64, log *[]undo, added *[]*Flow) error {
+func (b *Bridge) addFlow(fm *openflow.FlowMod, now int64, log *undoLog) error {
 	tid := fm.Table
 	if tid == openflow.TableAll {
 		tid = 0 // a modify that adds, addressed to every table
@@ -390,8 +370,7 @@ func (b *Bridge) addFlow(fm *openflow.FlowMod, now int64, log *[]undo, added *[]
 	if f.idle != 0 || f.hard != 0 {
 		b.timed[f] = struct{}{}
 	}
-	*log = append(*log, undo{table: tid, added: f, old: old})
-	*added = append(*added, f)
+	log.add(f, old)
 	return nil
 }
 
@@ -401,20 +380,19 @@ func (b *Bridge) addFlow(fm *openflow.FlowMod, now int64, log *[]undo, added *[]
 // flows' cookie and, when nothing matches, the mod adds its flow, as Open
 // vSwitch does for ovs-ofctl mod-flows (OpenFlow 1.0 semantics); with a
 // cookie mask the cookie only selects flows.
-func (b *Bridge) modifyFlows(fm *openflow.FlowMod, now int64, log *[]undo, added *[]*Flow) error {
+func (b *Bridge) modifyFlows(fm *openflow.FlowMod, now int64, log *undoLog) error {
 	fs := b.selectFlows(fm, fm.Command == openflow.FlowModifyStrict, false)
 	if len(fs) == 0 {
 		if fm.CookieMask != 0 {
 			return nil
 		}
-		return b.addFlow(fm, now, log, added)
+		return b.addFlow(fm, now, log)
 	}
 	for _, f := range fs {
 		if err := checkGoto(fm.Actions, f.table); err != nil {
 			return err
 		}
-		*log = append(*log, undo{table: f.table, mod: f, acts: f.acts.Load(), cookie: f.cookie,
-			when: f.modified, pkts: f.packets.Load(), bytes: f.bytes.Load()})
+		log.modify(f)
 		f.acts.Store(b.slab.actions(fm.Actions))
 		if fm.CookieMask == 0 {
 			f.cookie = fm.Cookie
@@ -424,7 +402,6 @@ func (b *Bridge) modifyFlows(fm *openflow.FlowMod, now int64, log *[]undo, added
 			f.bytes.Store(0)
 		}
 		f.modified = now
-		*added = append(*added, f)
 	}
 	return nil
 }
@@ -452,16 +429,19 @@ func (b *Bridge) relink(f *Flow) {
 }
 
 // rollback undoes log in reverse order. Called with b.mu held.
-func (b *Bridge) rollback(log []undo) {
-	for i := len(log) - 1; i >= 0; i-- {
-		u := &log[i]
+func (b *Bridge) rollback(log *undoLog) {
+	mods := log.mods
+	for i := len(log.entries) - 1; i >= 0; i-- {
+		u := &log.entries[i]
 		switch {
 		case u.mod != nil:
-			u.mod.acts.Store(u.acts)
-			u.mod.cookie = u.cookie
-			u.mod.modified = u.when
-			u.mod.packets.Store(u.pkts)
-			u.mod.bytes.Store(u.bytes)
+			m := &mods[len(mods)-1]
+			mods = mods[:len(mods)-1]
+			u.mod.acts.Store(m.acts)
+			u.mod.cookie = m.cookie
+			u.mod.modified = m.when
+			u.mod.packets.Store(m.pkts)
+			u.mod.bytes.Store(m.bytes)
 		case u.added != nil:
 			b.unlink(u.added)
 			if u.old != nil {
@@ -616,6 +596,8 @@ func validateAction(a *openflow.Action, inSet bool) error {
 			return fmt.Errorf("%w: write_actions", ErrBadInstruction)
 		}
 		return validateActions(a.Nested, true)
+	case openflow.ActClone, openflow.ActOutputReg, openflow.ActMultipath, openflow.ActBundle, openflow.ActBundleLoad:
+		return validateNXAction(a) // validate_nx.go
 	case openflow.ActClearActions, openflow.ActWriteMetadata, openflow.ActMeter:
 		if inSet {
 			return fmt.Errorf("%w: %d", ErrBadInstruction, a.Type)

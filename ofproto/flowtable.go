@@ -224,7 +224,7 @@ func hasOutput(acts []openflow.Action, port uint32) bool {
 			if port == openflow.PortController {
 				return true
 			}
-		case openflow.ActWriteActions:
+		case openflow.ActWriteActions, openflow.ActClone:
 			if hasOutput(a.Nested, port) {
 				return true
 			}
@@ -241,7 +241,7 @@ func hasGroup(acts []openflow.Action, group uint32) bool {
 			if a.Group == group {
 				return true
 			}
-		case openflow.ActWriteActions:
+		case openflow.ActWriteActions, openflow.ActClone:
 			if hasGroup(a.Nested, group) {
 				return true
 			}

@@ -15,7 +15,6 @@ package ofproto
 
 import (
 	"math"
-	"slices"
 
 	"tapestry/flow"
 	"tapestry/openflow"
@@ -74,16 +73,7 @@ func (x *xlate) bucket(g *group, i int, tid uint8) {
 	x.tr.leave()
 	x.depth--
 	x.key = saved
-	outputs, rewrites := bucketEffects(x.ops[n:])
-	switch {
-	case !outputs:
-		// Rewrites that reach no output are dead; keep only learning.
-		kept := slices.DeleteFunc(x.ops[n:], func(o op) bool { return o.kind != opLearn })
-		x.ops = x.ops[:n+len(kept)]
-	case rewrites:
-		x.ops = slices.Insert(x.ops, n, op{kind: opSave})
-		x.ops = append(x.ops, op{kind: opRestore})
-	}
+	x.bracket(n)
 }
 
 // bucketEffects reports whether a bucket's ops output the packet and

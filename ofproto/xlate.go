@@ -120,7 +120,7 @@ func (x *xlate) actions(acts []openflow.Action, id uint8, inSet bool) (uint8, bo
 			x.tr.gotoTable()
 			return a.Table, true
 		case openflow.ActDecTTL:
-			if !x.decTTL() {
+			if !x.decTTL(a, id) {
 				// OVS: processing of this action list stops; outer
 				// resubmit levels continue.
 				return 0, false
@@ -192,6 +192,9 @@ func (x *xlate) action(a *openflow.Action, id uint8) {
 	case openflow.ActNote, openflow.ActSetQueue, openflow.ActMeter:
 		// No datapath effect.
 	default:
+		if x.nxAction(a, id) { // xlate_nx.go
+			return
+		}
 		// MPLS: not implemented yet; the action is skipped and counted.
 		x.b.drops[dropUnsupported].Add(1)
 		x.note("unsupported action, skipped")
@@ -280,10 +283,11 @@ func (x *xlate) resubmit(port uint32, t uint8, id uint8) {
 	}
 }
 
-// decTTL translates dec_ttl. It reports false when the TTL ran out: the
-// packet is dropped (there are no controller ids to tell) and the current
-// action list stops.
-func (x *xlate) decTTL() bool {
+// decTTL translates dec_ttl and dec_ttl(ids). It reports false when the
+// TTL ran out: the packet is dropped, each controller id of dec_ttl(ids)
+// gets a packet-in of reason invalid_ttl (plain dec_ttl tells none), and
+// the current action list stops.
+func (x *xlate) decTTL(a *openflow.Action, id uint8) bool {
 	x.wc.DlType = 0xffff
 	switch x.key.DlType {
 	case flow.EthTypeIPv4, flow.EthTypeIPv6:
@@ -294,6 +298,9 @@ func (x *xlate) decTTL() bool {
 	if x.key.NwTTL <= 1 {
 		x.note("!IPv4 decrement TTL exception")
 		x.reason(dropTTL)
+		for _, c := range a.ControllerIDs() {
+			x.controller(openflow.ControllerMaxLen, openflow.ReasonInvalidTTL, c, id)
+		}
 		return false
 	}
 	x.key.NwTTL--

@@ -99,6 +99,9 @@ func (e *actionEncoder) append(dst []byte, a *Action) ([]byte, error) {
 	case ActMove:
 		return appendRegMove(dst, a)
 	case ActDecTTL:
+		if len(a.Note) > 0 { // dec_ttl(ids): see model_nx.go
+			return appendDecTTLCntIDs(dst, a.Note), nil
+		}
 		if v10 {
 			return pad(nxHeader(dst, 16, nxastDecTTL), 6), nil
 		}
@@ -143,6 +146,9 @@ func (e *actionEncoder) append(dst []byte, a *Action) ([]byte, error) {
 			}
 			return put64(put64(pad(nxHeader(dst, 32, nxastWriteMetadata), 6), a.Value.Uint64()), mask), nil
 		}
+	}
+	if out, ok, err := e.appendNXAction2(dst, a); ok {
+		return out, err
 	}
 	return dst, fmt.Errorf("openflow: action %d cannot be encoded in an action list for version 0x%02x", a.Type, e.version)
 }

@@ -70,6 +70,9 @@ func decodeExperimenterAction(version uint8, b []byte) (Action, error) {
 	case nxastSetMPLSTC:
 		return nxFixed(b, 16, setFieldAction(flow.FieldMplsTC, flow.U64(uint64(body[0]))))
 	}
+	if a, ok, err := decodeNXAction2(version, sub, b); ok {
+		return a, err
+	}
 	return Action{}, errorf(ErrBadAction, BACBadExpType, "unsupported Nicira action subtype %d", sub)
 }
 

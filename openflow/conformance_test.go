@@ -60,7 +60,6 @@ var osKenRejected = map[string]string{
 	"ovs-ofctl-of13-action_ct_exec.packet":         "OFPBAC_BAD_EXP_TYPE", // ct
 	"ovs-ofctl-of13-action_ct_nat.packet":          "OFPBAC_BAD_EXP_TYPE", // ct(nat)
 	"ovs-ofctl-of13-action_ct_nat_v6.packet":       "OFPBAC_BAD_EXP_TYPE", // ct(nat)
-	"ovs-ofctl-of13-action_dec_ttl_cnt_ids.packet": "OFPBAC_BAD_EXP_TYPE", // dec_ttl(ids)
 	"ovs-ofctl-of13-action_fintimeout.packet":      "OFPBAC_BAD_EXP_TYPE", // fin_timeout
 	"ovs-ofctl-of13-action_learn.packet":           "OFPBMC_BAD_FIELD",    // tun_src in the match
 	"ovs-ofctl-of13-action_output_trunc.packet":    "OFPBAC_BAD_EXP_TYPE", // output(max_len)

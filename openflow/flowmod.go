@@ -122,7 +122,7 @@ func checkActions(acts []Action, m *flow.Match) error {
 		case ActPushMPLS, ActPopMPLS:
 			cur.Mask.DlType = 0xffff
 			cur.Key.DlType = a.EtherType
-		case ActWriteActions:
+		case ActWriteActions, ActClone:
 			if err := checkActions(a.Nested, &cur); err != nil {
 				return err
 			}
