@@ -27,13 +27,16 @@ func decodeExperimenterAction(version uint8, b []byte) (Action, error) {
 		return nxFixed(b, 16, Action{Type: ActSetQueue, Queue: be32(body[2:])})
 	case nxastPopQueue:
 		return nxFixed(b, 16, Action{Type: ActPopQueue})
+	// set_tunnel is a load of the whole tun_id: that is what a set_field of
+	// tun_id encodes as in OpenFlow 1.0 (NXAST_REG_LOAD, as Open vSwitch
+	// does), so what decodes from either re-encodes the same way.
 	case nxastSetTunnel:
-		return nxFixed(b, 16, setFieldAction(flow.FieldTunID, flow.U64(uint64(be32(body[2:])))))
+		return nxFixed(b, 16, Action{Type: ActLoad, Dst: flow.Whole(flow.FieldTunID), Value: flow.U64(uint64(be32(body[2:])))})
 	case nxastSetTunnel64:
 		if len(b) != 24 {
 			return Action{}, errorf(ErrBadAction, BACBadLen, "set_tunnel64 of %d bytes", len(b))
 		}
-		return setFieldAction(flow.FieldTunID, flow.U64(be64(body[6:]))), nil
+		return Action{Type: ActLoad, Dst: flow.Whole(flow.FieldTunID), Value: flow.U64(be64(body[6:]))}, nil
 	case nxastRegMove:
 		return decodeRegMove(b)
 	case nxastRegLoad:
