@@ -103,6 +103,7 @@ var actionWords = []string{
 	"strip_vlan", "push_vlan", "pop_vlan", "push_mpls", "pop_mpls", "set_field", "load", "move",
 	"dec_ttl", "dec_mpls_ttl", "set_mpls_ttl", "resubmit", "note", "goto_table", "write_metadata",
 	"clear_actions", "write_actions", "meter", "clone", "multipath", "bundle", "bundle_load",
+	"ct",
 }
 
 // parseAction parses one action; key is its name, value its argument.
@@ -174,9 +175,9 @@ func parseAction(key, value string, paren bool, names PortNamer, nested bool) (o
 			err = checkEtherType(key, a.EtherType)
 		}
 	case "set_field":
-		return parseSetField(value, names)
+		return parseSetField(value, names, false)
 	case "load":
-		return parseLoad(value)
+		return parseLoad(value, false)
 	case "move":
 		return parseMove(value)
 	case "set_mpls_ttl":
@@ -188,6 +189,8 @@ func parseAction(key, value string, paren bool, names PortNamer, nested bool) (o
 		return parseResubmit(value, paren, names)
 	case "clone":
 		return parseClone(value, names)
+	case "ct":
+		return parseCT(value, names) // actions_ct.go
 	case "dec_ttl":
 		return parseDecTTL(value, paren)
 	case "multipath":
@@ -528,8 +531,8 @@ func readOnly(f flow.Field) bool {
 }
 
 // parseSetField handles set_field:VALUE[/MASK]->FIELD, the value in the
-// field's own syntax.
-func parseSetField(value string, names PortNamer) (openflow.Action, error) {
+// field's own syntax. inCT allows ct_mark, which ct's exec may set.
+func parseSetField(value string, names PortNamer, inCT bool) (openflow.Action, error) {
 	a := openflow.Action{Type: openflow.ActSetField}
 	vs, fs, ok := strings.Cut(value, "->")
 	if !ok {
@@ -539,7 +542,7 @@ func parseSetField(value string, names PortNamer) (openflow.Action, error) {
 	if !ok {
 		return a, errorf("set_field: unknown field %q%s", fs, suggest(fs, flow.Names()))
 	}
-	if readOnly(f) {
+	if readOnly(f) && !(inCT && f == flow.FieldCtMark) {
 		return a, errorf("set_field: %s is read-only", fs)
 	}
 	v, mask, err := parseFieldValue(f, vs, names)
@@ -555,8 +558,9 @@ func parseSetField(value string, names PortNamer) (openflow.Action, error) {
 }
 
 // parseLoad handles load:VALUE->DST[ofs..end]; the value is an integer that
-// must fit in the destination's bits.
-func parseLoad(value string) (openflow.Action, error) {
+// must fit in the destination's bits. inCT allows ct_mark, which ct's
+// exec may set.
+func parseLoad(value string, inCT bool) (openflow.Action, error) {
 	a := openflow.Action{Type: openflow.ActLoad}
 	vs, ds, ok := strings.Cut(value, "->")
 	if !ok {
@@ -566,7 +570,7 @@ func parseLoad(value string) (openflow.Action, error) {
 	if err != nil {
 		return a, wrapf(err, "load")
 	}
-	if readOnly(dst.Field) {
+	if readOnly(dst.Field) && !(inCT && dst.Field == flow.FieldCtMark) {
 		return a, errorf("load: %s is read-only", ds)
 	}
 	v, ok := parseWide(vs)

@@ -223,6 +223,8 @@ func appendNXAction(b []byte, a *openflow.Action, names PortNamer, mode fmtMode,
 		return append(b, ')'), true
 	case openflow.ActBundle, openflow.ActBundleLoad:
 		return appendBundle(b, a, names), true
+	case openflow.ActCT:
+		return appendCT(b, a, names, mode), true // actions_ct.go
 	}
 	return b, false
 }

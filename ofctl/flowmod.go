@@ -219,43 +219,81 @@ func parseCookieNum(s string) (uint64, bool) {
 // push_vlan/pop_vlan, as Open vSwitch does.
 func checkConsistency(m *flow.Match, acts []openflow.Action) error {
 	dl, dlOK := exact16(m.Key.DlType, m.Mask.DlType)
-	nw, nwOK := m.Key.NwProto, m.Mask.NwProto == 0xff
-	vlan := m.Key.VlanTCI&flow.VlanCFI != 0
-	var check func(acts []openflow.Action) error
-	check = func(acts []openflow.Action) error {
-		for i := range acts {
-			a := &acts[i]
-			var fields []flow.Field
-			switch a.Type {
-			case openflow.ActSetField, openflow.ActLoad:
-				fields = []flow.Field{a.Dst.Field}
-			case openflow.ActMove:
-				fields = []flow.Field{a.Src.Field, a.Dst.Field}
-			case openflow.ActPushMPLS:
-				dl, dlOK, nwOK = a.EtherType, true, false
-			case openflow.ActPopMPLS:
-				dl, dlOK = a.EtherType, true
-			case openflow.ActPushVlan, openflow.ActModVlanVID, openflow.ActModVlanPCP:
-				vlan = true
-			case openflow.ActStripVlan, openflow.ActPopVlan:
-				vlan = false
-			case openflow.ActWriteActions:
-				if err := check(a.Nested); err != nil {
-					return err
-				}
+	st := packetShape{dl: dl, dlOK: dlOK, nw: m.Key.NwProto, nwOK: m.Mask.NwProto == 0xff,
+		vlan: m.Key.VlanTCI&flow.VlanCFI != 0}
+	return st.check(acts)
+}
+
+// packetShape is what the match and the actions so far say of the packet:
+// its dl_type and nw_proto when known, and whether it has a VLAN tag.
+type packetShape struct {
+	dl         uint16
+	dlOK, nwOK bool
+	nw         uint8
+	vlan       bool
+}
+
+// check checks acts in order, updating s as push and pop actions change
+// the packet.
+func (s *packetShape) check(acts []openflow.Action) error {
+	for i := range acts {
+		a := &acts[i]
+		var fields []flow.Field
+		switch a.Type {
+		case openflow.ActSetField, openflow.ActLoad, openflow.ActMultipath, openflow.ActBundleLoad:
+			fields = []flow.Field{a.Dst.Field}
+		case openflow.ActMove:
+			fields = []flow.Field{a.Src.Field, a.Dst.Field}
+		case openflow.ActOutputReg:
+			fields = []flow.Field{a.Src.Field}
+		case openflow.ActPushMPLS:
+			s.dl, s.dlOK, s.nwOK = a.EtherType, true, false
+		case openflow.ActPopMPLS:
+			s.dl, s.dlOK = a.EtherType, true
+		case openflow.ActPushVlan, openflow.ActModVlanVID, openflow.ActModVlanPCP:
+			s.vlan = true
+		case openflow.ActStripVlan, openflow.ActPopVlan:
+			s.vlan = false
+		case openflow.ActWriteActions:
+			if err := s.check(a.Nested); err != nil {
+				return err
 			}
-			for _, f := range fields {
-				if ok, need := prereqOK(f, dl, dlOK, nw, nwOK); !ok {
-					return errorf("actions are invalid with specified match: %s on %q requires %s", actionName(a.Type), setFieldName(f), need)
-				}
-				if !vlan && (f == flow.FieldVlanVID || f == flow.FieldVlanPCP || f == flow.FieldDlVlan) && a.Type == openflow.ActSetField {
-					return errorf("actions are invalid with specified match: set_field on %q requires a VLAN tag (match one or push_vlan first)", setFieldName(f))
-				}
+		case openflow.ActCT:
+			// Connection tracking needs an IP packet (ovs-ofctl refuses
+			// ct on a match without ip or ipv6).
+			if !s.dlOK || s.dl != flow.EthTypeIPv4 && s.dl != flow.EthTypeIPv6 {
+				return errorf("actions are invalid with specified match: ct requires ip or ipv6")
+			}
+			if err := s.checkFields(openflow.ActSetField, ctExecFields(a)); err != nil {
+				return err
+			}
+		case openflow.ActClone:
+			// The clone's actions see the packet as it is here, and
+			// what they change stays in the clone: Open vSwitch checks
+			// them on a copy and restores the flow after.
+			inner := *s
+			if err := inner.check(a.Nested); err != nil {
+				return err
 			}
 		}
-		return nil
+		if err := s.checkFields(a.Type, fields); err != nil {
+			return err
+		}
 	}
-	return check(acts)
+	return nil
+}
+
+// checkFields checks the fields action t reads or writes.
+func (s *packetShape) checkFields(t openflow.ActionType, fields []flow.Field) error {
+	for _, f := range fields {
+		if ok, need := prereqOK(f, s.dl, s.dlOK, s.nw, s.nwOK); !ok {
+			return errorf("actions are invalid with specified match: %s on %q requires %s", actionName(t), setFieldName(f), need)
+		}
+		if !s.vlan && (f == flow.FieldVlanVID || f == flow.FieldVlanPCP || f == flow.FieldDlVlan) && t == openflow.ActSetField {
+			return errorf("actions are invalid with specified match: set_field on %q requires a VLAN tag (match one or push_vlan first)", setFieldName(f))
+		}
+	}
+	return nil
 }
 
 func actionName(t openflow.ActionType) string {
@@ -264,6 +302,12 @@ func actionName(t openflow.ActionType) string {
 		return "set_field"
 	case openflow.ActLoad:
 		return "load"
+	case openflow.ActOutputReg:
+		return "output"
+	case openflow.ActMultipath:
+		return "multipath"
+	case openflow.ActBundleLoad:
+		return "bundle_load"
 	}
 	return "move"
 }
@@ -418,4 +462,13 @@ func appendDec(b []byte, v uint64, width int) []byte {
 		b = append(b, '0')
 	}
 	return append(b, s...)
+}
+
+// ctExecFields are the fields a ct action's exec(...) writes.
+func ctExecFields(a *openflow.Action) []flow.Field {
+	var fs []flow.Field
+	for i := range a.Nested {
+		fs = append(fs, a.Nested[i].Dst.Field)
+	}
+	return fs
 }

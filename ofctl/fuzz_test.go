@@ -33,7 +33,8 @@ func FuzzParseFlowMod(f *testing.F) {
 // actions print back to text that parses to the same actions.
 func FuzzParseActions(f *testing.F) {
 	for _, s := range []string{"output:2", "resubmit(,3)", "load:0x1->NXM_NX_REG0[0..15]", "set_field:1.2.3.4/255.0.0.0->ip_src",
-		"controller(reason=no_match,max_len=1,id=2)", "note:01.02", "write_actions(output:1),goto_table:2", "enqueue(1,2)"} {
+		"controller(reason=no_match,max_len=1,id=2)", "note:01.02", "write_actions(output:1),goto_table:2", "enqueue(1,2)",
+		"ct(commit,force,zone=reg0[0..15],table=1,exec(set_field:0x1/0xf->ct_mark,load:2->NXM_NX_CT_MARK[4..7]),alg=ftp)"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"tapestry/conntrack"
 	"tapestry/openflow"
 )
 
@@ -80,6 +81,11 @@ type Bridge struct {
 	groups atomic.Pointer[groupTable] // nil until the first group mod
 	macs   macTable
 	mf     megaflowCache
+	// ct is the connection table of the ct action, made on first use;
+	// recirc holds ct(table=N)'s recirculation states (ct.go, recirc.go).
+	ct     atomic.Pointer[conntrack.Table]
+	ctOnce sync.Once
+	recirc recircTable
 
 	flowRemoved atomic.Pointer[func(openflow.FlowStats, uint8)]
 	packetIn    atomic.Pointer[func(PacketIn)]

@@ -67,7 +67,7 @@ func (e *mfEntry) finish(why dropReason) {
 		o := &e.ops[i]
 		e.safe = e.safe && offloadSafe(o.kind)
 		switch o.kind {
-		case opOutput, opController:
+		case opOutput, opController, opCT:
 			e.nout++
 			o.copy = later
 		case opLearn, opSave:
@@ -211,19 +211,8 @@ func (c *megaflowCache) install(e *mfEntry, gen uint64) *mfEntry {
 // are synced one last time and forgotten; a packet still in flight through
 // such an entry at that moment is not counted.
 func (b *Bridge) syncStats() {
-	c := &b.mf
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, e := range c.retired {
-		b.syncEntry(e)
-	}
-	clear(c.retired)
-	c.retired = c.retired[:0]
-	if g := c.cur.Load(); g != nil {
-		for _, e := range g.all {
-			b.syncEntry(e)
-		}
-	}
+	b.syncCache(&b.mf)
+	b.syncRecirc() // recirc.go
 }
 
 func (b *Bridge) syncEntry(e *mfEntry) {

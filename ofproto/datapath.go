@@ -54,6 +54,7 @@ const (
 	// (the bucket ran on a clone of the packet).
 	opSave
 	opRestore
+	opCT // ct(...) and its recirculation (ct.go)
 )
 
 // op is one datapath op; fields are used as its kind documents.
@@ -68,6 +69,7 @@ type op struct {
 	port *port
 	mac  *macEntry
 	pin  *PacketIn
+	ct   *ctOp
 }
 
 type dropReason uint8
@@ -144,6 +146,11 @@ type proc struct {
 	runN    uint64
 	runLen  uint64
 	off     offloadState
+	// ctKey is the key of a frame ct looks up and recirculates; the
+	// recirculation buffers are per depth (recirc.go).
+	ctKey       flow.Key
+	recircDepth int
+	recircBufs  [maxRecircDepth][]byte
 }
 
 // savedFrame is a frame as it was before a group bucket changed it. Its
@@ -320,7 +327,7 @@ func (pr *proc) execute(e *mfEntry, buf []byte, start, end int, off flow.Offsets
 		frame := buf[start:end]
 		switch o.kind {
 		case opOutput:
-			pr.output(o.port, frame, &h, o.copy)
+			pr.output(o.port, frame, &h, o.copy || pr.recircDepth > 0)
 		case opController:
 			pr.packetIn(o.pin, frame)
 		case opLearn:
@@ -346,6 +353,8 @@ func (pr *proc) execute(e *mfEntry, buf []byte, start, end int, off flow.Offsets
 			pr.save(frame, start, l3, l4)
 		case opRestore:
 			start, l3, l4 = pr.restore(buf[:end])
+		case opCT:
+			pr.conntrack(o.ct, frame)
 		default:
 			rewrite(o, frame, l3, l4)
 		}

@@ -80,7 +80,8 @@ type modUndo struct {
 // undoLog is a batch's changes, in order.
 type undoLog struct {
 	entries []undo
-	mods    []modUndo // one per modify entry, in order
+	mods    []modUndo   // one per modify entry, in order
+	clears  []clearUndo // one per cleared-table entry, in order (flowclear.go)
 }
 
 func (l *undoLog) add(f, old *Flow) { l.entries = append(l.entries, undo{added: f, old: old}) }
@@ -140,6 +141,7 @@ const scratchMax = 8192
 func (s *flowScratch) keep(l *undoLog) {
 	clear(l.entries)
 	clear(l.mods)
+	clear(l.clears)
 	s.log = undoLog{}
 	if cap(l.entries) <= scratchMax {
 		s.log.entries = l.entries[:0]
@@ -147,19 +149,26 @@ func (s *flowScratch) keep(l *undoLog) {
 	if cap(l.mods) <= scratchMax {
 		s.log.mods = l.mods[:0]
 	}
+	s.log.clears = l.clears[:0]
 }
 
 // reportRemoved fills ch's lists of removed flows as rep asks.
-func reportRemoved(ch *FlowChanges, log []undo, rep report, now int64) {
+func reportRemoved(ch *FlowChanges, l *undoLog, rep report, now int64) {
+	log, clears := l.entries, l.clears
 	for i := range log {
 		f := log[i].old
 		if f == nil || log[i].added != nil {
 			continue // not a removal
 		}
+		if log[i].isClear() {
+			reportCleared(ch, &clears[0], rep, now, removals(log[i:], clears))
+			clears = clears[1:]
+			continue
+		}
 		ch.NRemoved++
 		if rep == reportRefs {
 			if ch.RemovedRefs == nil {
-				ch.RemovedRefs = make([]FlowRef, 0, removals(log[i:]))
+				ch.RemovedRefs = make([]FlowRef, 0, removals(log[i:], clears))
 			}
 			ch.RemovedRefs = append(ch.RemovedRefs, f.ref())
 		}
@@ -169,11 +178,15 @@ func reportRemoved(ch *FlowChanges, log []undo, rep report, now int64) {
 	}
 }
 
-// removals counts the removals in log.
-func removals(log []undo) int {
+// removals counts the removals in log, whose cleared tables are clears.
+func removals(log []undo, clears []clearUndo) int {
 	n := 0
 	for i := range log {
-		if log[i].old != nil && log[i].added == nil {
+		switch {
+		case log[i].isClear():
+			n += clears[0].cls.Len()
+			clears = clears[1:]
+		case log[i].old != nil && log[i].added == nil:
 			n++
 		}
 	}
@@ -315,6 +328,10 @@ func (b *Bridge) apply(fm *openflow.FlowMod, now int64, log *undoLog) error {
 	case openflow.FlowModify, openflow.FlowModifyStrict:
 		return b.modifyFlows(fm, now, log)
 	case openflow.FlowDelete, openflow.FlowDeleteStrict:
+		if deletesAll(fm) {
+			b.clearTables(fm.Table, log) // flowclear.go
+			return nil
+		}
 		sel := b.selectFlows(fm, fm.Command == openflow.FlowDeleteStrict, true)
 		// One del-flows can select 100,000 flows; size the log once.
 		log.entries = slices.Grow(log.entries, len(sel))
@@ -363,10 +380,12 @@ func (b *Bridge) addFlow(fm *openflow.FlowMod, now int64, log *undoLog) error {
 		}
 		delete(b.timed, old)
 		old.gone = true
+		b.countRem(old, -1)
 	}
 	rule.Priority, rule.Value = fm.Priority, f
 	f.rule = rule
 	c.Insert(f.rule, &m)
+	b.countRem(f, 1)
 	if f.idle != 0 || f.hard != 0 {
 		b.timed[f] = struct{}{}
 	}
@@ -414,6 +433,7 @@ func (b *Bridge) unlink(f *Flow) {
 	}
 	delete(b.timed, f)
 	f.gone = true
+	b.countRem(f, -1)
 }
 
 // relink puts a removed flow back under a fresh Rule (a classifier Rule may
@@ -423,6 +443,7 @@ func (b *Bridge) relink(f *Flow) {
 	f.rule = &classifier.Rule[*Flow]{Priority: f.rule.Priority, Value: f}
 	b.tables[f.table].classifier().Insert(f.rule, &m)
 	f.gone = false
+	b.countRem(f, 1)
 	if f.idle != 0 || f.hard != 0 {
 		b.timed[f] = struct{}{}
 	}
@@ -430,10 +451,13 @@ func (b *Bridge) relink(f *Flow) {
 
 // rollback undoes log in reverse order. Called with b.mu held.
 func (b *Bridge) rollback(log *undoLog) {
-	mods := log.mods
+	mods, clears := log.mods, log.clears
 	for i := len(log.entries) - 1; i >= 0; i-- {
 		u := &log.entries[i]
 		switch {
+		case u.isClear():
+			b.unclear(&clears[len(clears)-1])
+			clears = clears[:len(clears)-1]
 		case u.mod != nil:
 			m := &mods[len(mods)-1]
 			mods = mods[:len(mods)-1]
@@ -596,7 +620,7 @@ func validateAction(a *openflow.Action, inSet bool) error {
 			return fmt.Errorf("%w: write_actions", ErrBadInstruction)
 		}
 		return validateActions(a.Nested, true)
-	case openflow.ActClone, openflow.ActOutputReg, openflow.ActMultipath, openflow.ActBundle, openflow.ActBundleLoad:
+	case openflow.ActClone, openflow.ActOutputReg, openflow.ActMultipath, openflow.ActBundle, openflow.ActBundleLoad, openflow.ActCT:
 		return validateNXAction(a) // validate_nx.go
 	case openflow.ActClearActions, openflow.ActWriteMetadata, openflow.ActMeter:
 		if inSet {

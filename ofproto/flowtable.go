@@ -69,6 +69,10 @@ type table struct {
 	cls     atomic.Pointer[classifier.Classifier[*Flow]]
 	lookups atomic.Uint64
 	matches atomic.Uint64
+	// sendRem counts the table's flows with send_flow_rem, so that a
+	// delete of every flow knows without a walk whether it owes
+	// flow-removed messages (flowclear.go). Guarded by Bridge.mu.
+	sendRem int
 }
 
 // classifier returns the table's classifier, creating it. Called with b.mu

@@ -155,11 +155,12 @@ func (t *FlowTx) Commit() (FlowChanges, error) {
 func (t *FlowTx) changes() FlowChanges {
 	var ch FlowChanges
 	log := t.log.entries
-	reportRemoved(&ch, log, t.rep, t.now)
+	reportRemoved(&ch, &t.log, t.rep, t.now)
+	cleared := clearedAt(&t.log)
 	for i := range log {
 		f := log[i].touched()
-		if f == nil || f.gone {
-			continue
+		if f == nil || f.gone || cleared != nil && int(cleared[f.table]) > i {
+			continue // removed since
 		}
 		ch.NAdded++
 		switch t.rep {

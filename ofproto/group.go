@@ -254,9 +254,11 @@ func validateWatch(g *openflow.Group, bk *openflow.Bucket, t *groupTable) error 
 	return nil
 }
 
-// checkGroups reports a group action in acts (write_actions included) that
-// names a group missing from t; self, the group being defined, counts as
-// present (the loop check catches it).
+// checkGroups reports a group action in acts (write_actions and clone
+// included, as Open vSwitch checks a flow's actions flattened: a flow
+// "actions=clone(group:5)" without group 5 fails with OFPBAC_BAD_OUT_GROUP)
+// that names a group missing from t; self, the group being defined, counts
+// as present (the loop check catches it).
 func checkGroups(acts []openflow.Action, t *groupTable, self uint32) error {
 	for i := range acts {
 		a := &acts[i]
@@ -265,7 +267,7 @@ func checkGroups(acts []openflow.Action, t *groupTable, self uint32) error {
 			if t.get(a.Group) == nil && (a.Group != self || self > groupMax) {
 				return fmt.Errorf("%w: group:%d", ErrBadOutGroup, a.Group)
 			}
-		case openflow.ActWriteActions:
+		case openflow.ActWriteActions, openflow.ActClone:
 			if err := checkGroups(a.Nested, t, self); err != nil {
 				return err
 			}
@@ -301,16 +303,32 @@ func loopsFrom(t *groupTable, id uint32) bool {
 				g.typ != openflow.GroupTypeIndirect && visit(bk.WatchGroup) {
 				return true
 			}
-			for j := range bk.Actions {
-				if bk.Actions[j].Type == openflow.ActGroup && visit(bk.Actions[j].Group) {
-					return true
-				}
+			if anyGroup(bk.Actions, visit) {
+				return true
 			}
 		}
 		state[id] = done
 		return false
 	}
 	return visit(id)
+}
+
+// anyGroup reports whether fn returns true for a group that acts (clone
+// and write_actions included) sends to: a loop through a clone is a loop.
+func anyGroup(acts []openflow.Action, fn func(id uint32) bool) bool {
+	for i := range acts {
+		switch a := &acts[i]; a.Type {
+		case openflow.ActGroup:
+			if fn(a.Group) {
+				return true
+			}
+		case openflow.ActWriteActions, openflow.ActClone:
+			if anyGroup(a.Nested, fn) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func cloneBucket(bk *openflow.Bucket) openflow.Bucket {
@@ -413,7 +431,8 @@ func countGroupRefs(acts []openflow.Action, seen map[uint32]bool) {
 		switch acts[i].Type {
 		case openflow.ActGroup:
 			seen[acts[i].Group] = true
-		case openflow.ActWriteActions:
+		case openflow.ActWriteActions, openflow.ActClone:
+			// Open vSwitch counts a flow whose clone names the group.
 			countGroupRefs(acts[i].Nested, seen)
 		}
 	}

@@ -83,7 +83,7 @@ func bucketEffects(ops []op) (outputs, rewrites bool) {
 	depth := 0
 	for i := range ops {
 		switch ops[i].kind {
-		case opOutput, opController:
+		case opOutput, opController, opCT:
 			outputs = true
 		case opLearn:
 		case opSave:

@@ -23,6 +23,8 @@ type Trace struct {
 	DatapathActions string       `json:"datapath_actions"`
 	// Drop says why the packet went nowhere ("table-miss", ...), if it did.
 	Drop string `json:"drop,omitempty"`
+	// Recirc are the passes after ct(table=N) (trace_ct.go).
+	Recirc []*TraceRecirc `json:"recirc,omitempty"`
 }
 
 // TraceStep is one table lookup.
@@ -61,6 +63,8 @@ type tracer struct {
 	act    *TraceAction
 	saved  []tracerFrame
 	orphan []string // notes before any step
+	// recircs are the translation's ct(table=N) recirculations.
+	recircs []traceRecirc
 }
 
 type tracerFrame struct {
@@ -183,6 +187,7 @@ func (b *Bridge) Trace(k flow.Key) *Trace {
 	if e.why != 0 {
 		tr.Drop = dropNames[e.why]
 	}
+	tr.Recirc = b.traceRecircs(t.recircs, 1) // trace_ct.go
 	return tr
 }
 
@@ -327,6 +332,7 @@ func (t *Trace) String() string {
 	sb.WriteString(title + "\n" + strings.Repeat("-", len(title)) + "\n")
 	printSteps(&sb, t.Steps, 0)
 	fmt.Fprintf(&sb, "\nFinal flow: %s\nMegaflow: %s\nDatapath actions: %s\n", t.FinalFlow, t.Megaflow, t.DatapathActions)
+	writeRecircs(&sb, t.Recirc)
 	return sb.String()
 }
 
@@ -397,7 +403,7 @@ func datapathActions(ops []op) string {
 	}
 	hasOut := false
 	for i := range ops {
-		if ops[i].kind == opOutput || ops[i].kind == opController {
+		if ops[i].kind == opOutput || ops[i].kind == opController || ops[i].kind == opCT {
 			hasOut = true
 		}
 	}
@@ -416,6 +422,8 @@ func opText(o *op) string {
 		ipv = "ipv6"
 	}
 	switch o.kind {
+	case opCT:
+		return ctText(o.ct) // ct.go
 	case opOutput:
 		// tapestry has no separate datapath port numbers: ports print by
 		// their OpenFlow number, and the bridge's own port by its name

@@ -24,6 +24,8 @@ func validateNXAction(a *openflow.Action) error {
 		if m.NLinks == 0 || m.NLinks > 65536 || m.Dst.NBits < 32 && m.NLinks > 1<<m.Dst.NBits {
 			return fmt.Errorf("%w: multipath of %d links into %d bits", ErrBadArgument, m.NLinks, m.Dst.NBits)
 		}
+	case openflow.ActCT:
+		return validateCT(a) // ct.go
 	case openflow.ActBundleLoad:
 		if err := validateSubfield(a.Dst, true); err != nil {
 			return err

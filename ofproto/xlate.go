@@ -64,11 +64,17 @@ type xlate struct {
 // translate runs k through the pipeline and returns the compiled entry
 // (unmasked key; the caller masks it for the cache).
 func (b *Bridge) translate(k *flow.Key, now int64, mayLearn bool, tr *tracer) *mfEntry {
+	return b.translateAt(k, 0, now, mayLearn, tr)
+}
+
+// translateAt is translate starting in table id: a recirculated packet
+// resumes where ct(table=N) sent it (recirc.go).
+func (b *Bridge) translateAt(k *flow.Key, id uint8, now int64, mayLearn bool, tr *tracer) *mfEntry {
 	x := &xlate{b: b, ports: b.ports.Load(), now: now, mayLearn: mayLearn, key: *k, tr: tr}
 	// Every decision depends on the input port (output to it is skipped,
 	// NORMAL learns it), so megaflows always match it exactly.
 	x.wc.InPort = ^uint32(0)
-	x.table(0)
+	x.table(id)
 	if x.failed == 0 && len(x.set) > 0 {
 		x.applyActionSet()
 	}
@@ -191,6 +197,8 @@ func (x *xlate) action(a *openflow.Action, id uint8) {
 		x.writeActions(a.Nested)
 	case openflow.ActNote, openflow.ActSetQueue, openflow.ActMeter:
 		// No datapath effect.
+	case openflow.ActCT:
+		x.ct(a) // ct.go
 	default:
 		if x.nxAction(a, id) { // xlate_nx.go
 			return

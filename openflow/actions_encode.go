@@ -274,7 +274,12 @@ func (e *actionEncoder) setField(dst []byte, f flow.Field, v, mask flow.Value) (
 	}
 	full := f.FullMask()
 	exact := mask.IsZero() || mask == full
-	if e.version == Version10 && exact {
+	// Open vSwitch decodes NXAST_SET_MPLS_LABEL and _TC without a range
+	// check (set_mpls_tc(10) is among os-ken's captured vectors): such a
+	// value has no OXM encoding, so it goes back out as the Nicira action
+	// it came as, in every version.
+	outOfRange := (f == flow.FieldMplsLabel || f == flow.FieldMplsTC) && v.Uint64() > full.Uint64()
+	if (e.version == Version10 || outOfRange) && exact {
 		if out, ok := legacySetField10(dst, f, v); ok {
 			return out, nil
 		}
@@ -339,12 +344,15 @@ func legacySetField10(dst []byte, f flow.Field, v flow.Value) ([]byte, bool) {
 	return dst, false
 }
 
-// nxmHeader is the 32-bit header load/move use for f: its NXM form when it
-// has one, else its OXM form (Open vSwitch's nx_put_mff_header for NXM).
-func nxmHeader(f flow.Field) uint32 {
+// nxmHeader is the 32-bit header load/move use for sf's field: its NXM
+// form when it has one, else its OXM form (Open vSwitch's
+// nx_put_mff_header for NXM). NXM_OF_IN_PORT is 16 bits wide: a subfield
+// of in_port beyond bit 15 needs OXM's 32-bit in_port.
+func nxmHeader(sf flow.Subfield) uint32 {
+	f := sf.Field
 	in := f.Info()
 	class, field := in.OXMClass, in.OXMField
-	if in.NXMName != "" {
+	if in.NXMName != "" && (f != flow.FieldInPort || int(sf.Ofs)+int(sf.NBits) <= 16) {
 		class, field = in.NXMClass, in.NXMField
 	}
 	return uint32(class)<<16 | uint32(field)<<9 | uint32(oxmWidth(f, class))
@@ -356,7 +364,7 @@ func appendRegLoad(dst []byte, sf flow.Subfield, v uint64) ([]byte, error) {
 	}
 	dst = nxHeader(dst, 24, nxastRegLoad)
 	dst = put16(dst, sf.Ofs<<6|(sf.NBits-1))
-	return put64(put32(dst, nxmHeader(sf.Field)), v), nil
+	return put64(put32(dst, nxmHeader(sf)), v), nil
 }
 
 func appendRegLoad2(dst []byte, f flow.Field, v, mask flow.Value) []byte {
@@ -398,5 +406,5 @@ func appendRegMove(dst []byte, a *Action) ([]byte, error) {
 	}
 	dst = nxHeader(dst, 24, nxastRegMove)
 	dst = put16(put16(put16(dst, s.NBits), s.Ofs), d.Ofs)
-	return put32(put32(dst, nxmHeader(s.Field)), nxmHeader(d.Field)), nil
+	return put32(put32(dst, nxmHeader(s)), nxmHeader(d)), nil
 }

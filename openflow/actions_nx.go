@@ -48,7 +48,13 @@ func decodeExperimenterAction(version uint8, b []byte) (Action, error) {
 	case nxastDecTTL:
 		return nxFixed(b, 16, Action{Type: ActDecTTL})
 	case nxastController:
-		return nxFixed(b, 16, Action{Type: ActController, MaxLen: be16(body), ID: be16(body[2:]), Reason: body[4]})
+		a := Action{Type: ActController, MaxLen: be16(body), ID: be16(body[2:]), Reason: body[4]}
+		if a.Reason == reasonAction && a.ID == 0 {
+			// The plain output to CONTROLLER it is the same as (and how
+			// it is encoded back: both print CONTROLLER:max_len).
+			a = Action{Type: ActOutput, Port: PortController, MaxLen: a.MaxLen}
+		}
+		return nxFixed(b, 16, a)
 	case nxastWriteMetadata:
 		if len(b) != 32 {
 			return Action{}, errorf(ErrBadAction, BACBadLen, "write_metadata of %d bytes", len(b))

@@ -53,6 +53,8 @@ func decodeNXAction2(version uint8, sub uint16, b []byte) (a Action, ok bool, er
 		a, err = decodeMultipath(b)
 	case nxastBundle, nxastBundleLoad:
 		a, err = decodeBundle(sub, b)
+	case nxastCT:
+		a, err = decodeCT(version, b) // actions_ct.go
 	default:
 		return a, false, nil
 	}
@@ -226,6 +228,8 @@ func (e *actionEncoder) appendNXAction2(dst []byte, a *Action) (out []byte, ok b
 		out, err = appendMultipath(dst, a)
 	case ActBundle, ActBundleLoad:
 		out, err = appendBundle(dst, a)
+	case ActCT:
+		out, err = e.appendCT(dst, a) // actions_ct.go
 	default:
 		return dst, false, nil
 	}
@@ -252,10 +256,10 @@ func appendOutputReg(dst []byte, a *Action) ([]byte, error) {
 	}
 	if a.MaxLen == ControllerMaxLen {
 		dst = put16(nxHeader(dst, 24, nxastOutputReg), ofsNBits(a.Src))
-		return pad(put16(put32(dst, nxmHeader(a.Src.Field)), a.MaxLen), 6), nil
+		return pad(put16(put32(dst, nxmHeader(a.Src)), a.MaxLen), 6), nil
 	}
 	dst = put16(put16(nxHeader(dst, 24, nxastOutputReg2), ofsNBits(a.Src)), a.MaxLen)
-	return pad(put32(dst, nxmHeader(a.Src.Field)), 6), nil
+	return pad(put32(dst, nxmHeader(a.Src)), 6), nil
 }
 
 func appendDecTTLCntIDs(dst []byte, ids []byte) []byte {
@@ -275,7 +279,7 @@ func appendMultipath(dst []byte, a *Action) ([]byte, error) {
 	dst = put16(put16(nxHeader(dst, 32, nxastMultipath), uint16(m.Fields)), m.Basis)
 	dst = put16(put16(pad(dst, 2), uint16(m.Algorithm)), uint16(m.NLinks-1))
 	dst = put16(pad(put32(dst, m.Arg), 2), ofsNBits(m.Dst))
-	return put32(dst, nxmHeader(m.Dst.Field)), nil
+	return put32(dst, nxmHeader(m.Dst)), nil
 }
 
 func appendBundle(dst []byte, a *Action) ([]byte, error) {
@@ -287,7 +291,7 @@ func appendBundle(dst []byte, a *Action) ([]byte, error) {
 		if err := checkSubfield("bundle_load", a.Dst); err != nil {
 			return dst, err
 		}
-		sub, on, h = nxastBundleLoad, ofsNBits(a.Dst), nxmHeader(a.Dst.Field)
+		sub, on, h = nxastBundleLoad, ofsNBits(a.Dst), nxmHeader(a.Dst)
 	}
 	n := a.BundleMembers()
 	dst = put16(put16(nxHeader(dst, 0, sub), uint16(a.Table)), uint16(a.Reason))

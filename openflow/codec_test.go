@@ -285,7 +285,7 @@ func FuzzOXM(f *testing.F) {
 func FuzzActions(f *testing.F) {
 	f.Add(uint8(Version13), []byte{0, 0, 0, 16, 0, 0, 0, 1, 0xff, 0xff, 0, 0, 0, 0, 0, 0})
 	f.Add(uint8(Version10), []byte{0, 0, 0, 8, 0, 1, 0, 0})
-	for _, b := range nxFuzzSeeds() {
+	for _, b := range append(nxFuzzSeeds(), ctFuzzSeeds()...) {
 		f.Add(uint8(Version13), b)
 	}
 	f.Fuzz(func(t *testing.T, v uint8, b []byte) {

@@ -122,6 +122,10 @@ func checkActions(acts []Action, m *flow.Match) error {
 		case ActPushMPLS, ActPopMPLS:
 			cur.Mask.DlType = 0xffff
 			cur.Key.DlType = a.EtherType
+		case ActCT:
+			if err := checkCTMatch(&cur); err != nil { // actions_ct.go
+				return err
+			}
 		case ActWriteActions, ActClone:
 			if err := checkActions(a.Nested, &cur); err != nil {
 				return err
