@@ -47,22 +47,52 @@ func TestOVSNXActionEncoding(t *testing.T) {
 				t.Errorf("v%d %q: captured %d messages", version, f, len(msgs))
 				continue
 			}
-			raw := msgs[0]
-			var fm FlowMod
-			if err := DecodeFlowMod(raw, &fm); err != nil {
-				t.Errorf("v%d %q: DecodeFlowMod(%x): %v", version, f, raw, err)
-				continue
-			}
-			out, err := fm.Append(nil, version, be32(raw[4:]))
-			if err != nil {
-				t.Errorf("v%d %q: Append: %v", version, f, err)
-				continue
-			}
-			if !bytes.Equal(out, raw) {
-				t.Errorf("v%d %q: encoding differs from OVS\n got %x\nwant %x", version, f, out, raw)
-			}
+			reencodeOVS(t, version, f, msgs[0])
 		}
 	}
+}
+
+// reencodeOVS decodes raw, a flow mod ovs-ofctl sent for flow f, and
+// checks that encoding it again gives raw; it returns the decoded flow
+// mod, or ok false after reporting why not.
+func reencodeOVS(t *testing.T, version uint8, f string, raw []byte) (fm FlowMod, ok bool) {
+	t.Helper()
+	if err := DecodeFlowMod(raw, &fm); err != nil {
+		t.Errorf("v%d %q: DecodeFlowMod(%x): %v", version, f, raw, err)
+		return fm, false
+	}
+	out, err := fm.Append(nil, version, be32(raw[4:]))
+	if err != nil {
+		t.Errorf("v%d %q: Append: %v", version, f, err)
+		return fm, false
+	}
+	if !bytes.Equal(out, raw) {
+		t.Errorf("v%d %q: encoding differs from OVS\n got %x\nwant %x", version, f, out, raw)
+		return fm, false
+	}
+	return fm, true
+}
+
+// printsInOVS encodes acts in a flow mod of version v, checks that
+// ovs-ofctl ofp-print shows want, and returns the actions decoded back.
+func printsInOVS(t *testing.T, name string, v uint8, acts []Action, want string) []Action {
+	t.Helper()
+	match := flow.Match{}
+	match.Set(flow.FieldDlType, flow.U64(flow.EthTypeIPv4))
+	fm := &FlowMod{Command: FlowAdd, Priority: 10, Match: match, BufferID: NoBuffer, OutPort: PortAny, OutGroup: GroupAny, Actions: acts}
+	b, err := fm.Append(nil, v, 7)
+	if err != nil {
+		t.Fatalf("%s v%d: Append: %v", name, v, err)
+	}
+	text := ovsPrint(t, b)
+	if strings.Contains(text, "***") || !strings.Contains(text, want) {
+		t.Errorf("%s v%d: ovs-ofctl ofp-print %s:\n%s\nwant it to contain %q", name, v, hex.EncodeToString(b), text, want)
+	}
+	var back FlowMod
+	if err := DecodeFlowMod(b, &back); err != nil {
+		t.Fatalf("%s v%d: DecodeFlowMod: %v", name, v, err)
+	}
+	return back.Actions
 }
 
 func sf(f flow.Field, ofs, n uint16) flow.Subfield {
@@ -92,25 +122,10 @@ func TestOVSPrintsNXActions(t *testing.T) {
 		{"bundle_load", []Action{Bundle{Load: true, Fields: HashSymmetricL3L4UDP, Basis: 3, Dst: flow.Whole(reg1), Members: []uint32{1, 2, 3}}.Action()},
 			"actions=bundle_load(symmetric_l3l4+udp,3,active_backup,ofport,NXM_NX_REG1[],members:1,2,3)"},
 	}
-	match := flow.Match{}
-	match.Set(flow.FieldDlType, flow.U64(flow.EthTypeIPv4))
 	for _, tc := range cases {
 		for _, v := range []uint8{Version10, Version13} {
-			fm := &FlowMod{Command: FlowAdd, Priority: 10, Match: match, BufferID: NoBuffer, OutPort: PortAny, OutGroup: GroupAny, Actions: tc.acts}
-			b, err := fm.Append(nil, v, 7)
-			if err != nil {
-				t.Fatalf("%s v%d: Append: %v", tc.name, v, err)
-			}
-			text := ovsPrint(t, b)
-			if strings.Contains(text, "***") || !strings.Contains(text, tc.want) {
-				t.Errorf("%s v%d: ovs-ofctl ofp-print %s:\n%s\nwant it to contain %q", tc.name, v, hex.EncodeToString(b), text, tc.want)
-			}
-			var back FlowMod
-			if err := DecodeFlowMod(b, &back); err != nil {
-				t.Fatalf("%s v%d: DecodeFlowMod: %v", tc.name, v, err)
-			}
-			if !reflect.DeepEqual(back.Actions, tc.acts) {
-				t.Errorf("%s v%d: round trip\n got %+v\nwant %+v", tc.name, v, back.Actions, tc.acts)
+			if back := printsInOVS(t, tc.name, v, tc.acts, tc.want); !reflect.DeepEqual(back, tc.acts) {
+				t.Errorf("%s v%d: round trip\n got %+v\nwant %+v", tc.name, v, back, tc.acts)
 			}
 		}
 	}
