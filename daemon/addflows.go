@@ -62,10 +62,13 @@ type addChunk struct {
 	bad  [2]int   // the index in the chunk of errs' lines
 }
 
-// parse parses lines into c in two halves at once (one per CPU) and,
+// parse parses lines into c in two halves at once and,
 // if format, formats their store records. It returns the first parse error,
 // as the request reports it.
 func (c *addChunk) parse(lines []api.FlowLine, names ofctl.PortNamer, source string, format bool) error {
+	// Two parsers, not GOMAXPROCS: they run beside the bridge applying
+	// the previous chunk and the store queueing its records, and each
+	// needs its own action buffer (acts, errs and bad are per parser).
 	n := len(lines)
 	c.fms = growLen(c.fms, n)
 	c.keys, c.vals = growLen(c.keys, n), growLen(c.vals, n)
