@@ -173,22 +173,13 @@ func (x *xlate) selectBucket(g *group) int {
 // megaflow matches.
 func (x *xlate) hashL4() uint64 {
 	k, wc := &x.key, &x.wc
-	wc.DlSrc, wc.DlDst = [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	wc.DlSrc, wc.DlDst = allOnes6, allOnes6
 	wc.DlType = 0xffff
 	wc.VlanTCI |= flow.VlanCFI | flow.VlanVIDMask
 	h := mixWord(0, mac48(k.DlSrc)^mac48(k.DlDst))
 	h = mixWord(h, uint64(k.DlType)<<16|uint64(k.VlanTCI&(flow.VlanCFI|flow.VlanVIDMask)))
-	switch k.DlType {
-	case flow.EthTypeIPv4:
-		wc.NwSrc, wc.NwDst = [4]byte{0xff, 0xff, 0xff, 0xff}, [4]byte{0xff, 0xff, 0xff, 0xff}
-		h = mixWord(h, uint64(be32(k.NwSrc[:])^be32(k.NwDst[:])))
-	case flow.EthTypeIPv6:
-		for i := range 16 {
-			wc.IPv6Src[i], wc.IPv6Dst[i] = 0xff, 0xff
-		}
-		h = mixWord(h, be64(k.IPv6Src[:])^be64(k.IPv6Dst[:]))
-		h = mixWord(h, be64(k.IPv6Src[8:])^be64(k.IPv6Dst[8:]))
-	default:
+	h, ip := x.hashL3Symmetric(h)
+	if !ip {
 		return finishHash(h)
 	}
 	wc.NwProto = 0xff
@@ -199,6 +190,24 @@ func (x *xlate) hashL4() uint64 {
 		h = mixWord(h, uint64(k.TpSrc^k.TpDst))
 	}
 	return finishHash(h)
+}
+
+// hashL3Symmetric mixes the IPv4 or IPv6 addresses into h so that both
+// directions hash alike, making them (and dl_type) exact in the megaflow;
+// ip is false, and h unchanged, for a packet that is neither.
+func (x *xlate) hashL3Symmetric(h uint64) (_ uint64, ip bool) {
+	k, wc := &x.key, &x.wc
+	wc.DlType = 0xffff
+	switch k.DlType {
+	case flow.EthTypeIPv4:
+		wc.NwSrc, wc.NwDst = [4]byte{0xff, 0xff, 0xff, 0xff}, [4]byte{0xff, 0xff, 0xff, 0xff}
+		return mixWord(h, uint64(be32(k.NwSrc[:])^be32(k.NwDst[:]))), true
+	case flow.EthTypeIPv6:
+		wc.IPv6Src, wc.IPv6Dst = allOnes16(), allOnes16()
+		h = mixWord(h, be64(k.IPv6Src[:])^be64(k.IPv6Dst[:]))
+		return mixWord(h, be64(k.IPv6Src[8:])^be64(k.IPv6Dst[8:])), true
+	}
+	return h, false
 }
 
 func mac48(m [6]byte) uint64 {

@@ -226,19 +226,8 @@ func (x *xlate) hashFields(fs openflow.HashFields, basis uint16) uint64 {
 	}
 	// symmetric_l3l4, symmetric_l3l4+udp, symmetric_l3: IP addresses
 	// (both directions alike), then the protocol and ports.
-	wc.DlType = 0xffff
-	switch k.DlType {
-	case flow.EthTypeIPv4:
-		wc.NwSrc, wc.NwDst = [4]byte{0xff, 0xff, 0xff, 0xff}, [4]byte{0xff, 0xff, 0xff, 0xff}
-		h = mixWord(h, uint64(be32(k.NwSrc[:])^be32(k.NwDst[:])))
-	case flow.EthTypeIPv6:
-		wc.IPv6Src, wc.IPv6Dst = allOnes16(), allOnes16()
-		h = mixWord(h, be64(k.IPv6Src[:])^be64(k.IPv6Dst[:]))
-		h = mixWord(h, be64(k.IPv6Src[8:])^be64(k.IPv6Dst[8:]))
-	default:
-		return finishHash(h)
-	}
-	if fs == openflow.HashSymmetricL3 {
+	h, ip := x.hashL3Symmetric(h) // groupxlate.go
+	if !ip || fs == openflow.HashSymmetricL3 {
 		return finishHash(h)
 	}
 	wc.NwProto = 0xff
