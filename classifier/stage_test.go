@@ -225,3 +225,42 @@ func TestShrinkToFilteredTable(t *testing.T) {
 	}
 	t.Fatal("the table never shrank below bigSlots")
 }
+
+// TestPrefetchHome checks that Prefetch would load the right lines: for
+// every key in a big table, the home slot Prefetch computes starts the
+// probe sequence that reaches the key's slot within a few slots. A wrong
+// hash sends the slot anywhere in the table.
+func TestPrefetchHome(t *testing.T) {
+	defer func(n int) { bigSlots = n }(bigSlots)
+	bigSlots = 1 << 10
+	masks := benchMasks(5)[4:]
+	rng := rand.New(rand.NewPCG(11, 12))
+	rules, ms := benchRules(rng, 5000, masks, func(int, int) uint16 { return 7 })
+	c := New[int]()
+	insertAll(c, rules, ms)
+	st := c.list.Load().entries[0].st
+	tab := st.tab.Load()
+	if !tab.big || tab.slots() < bigSlots {
+		t.Fatalf("table of %d slots is not big", tab.slots())
+	}
+	far := 0
+	for i := range ms {
+		var buf [flow.KeyWords]uint64
+		kw := st.sigKey(ms[i].Key.Words(), &buf)
+		s, _ := st.findSlot(tab, kw, st.hashSig(kw, nil, 0))
+		home := st.home(tab, ms[i].Key.Words())
+		if d := (s - home) & tab.mask(); d > 64 {
+			t.Fatalf("rule %d: in slot %d, %d slots past the home slot %d Prefetch computes", i, s, d, home)
+		} else if d > 8 {
+			far++
+		}
+	}
+	keys := make([]*flow.Key, len(ms))
+	for i := range ms {
+		keys[i] = &ms[i].Key
+	}
+	c.Prefetch(keys) // and it must not fault
+	if far > len(ms)/10 {
+		t.Errorf("%d of %d keys more than 8 slots from their home", far, len(ms))
+	}
+}

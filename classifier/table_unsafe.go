@@ -101,3 +101,8 @@ func (t *table[T]) touch(s uint64) {
 	prefetch(uintptr(unsafe.Pointer(&rec[len(rec)-1]))) // a record may span two lines
 	prefetch(uintptr(unsafe.Pointer(&t.rules[s])))
 }
+
+// touchTag starts loading the tag word that holds slot s's tag.
+func (t *table[T]) touchTag(s uint64) {
+	prefetch(uintptr(unsafe.Pointer(&t.tags[s/8])))
+}
