@@ -31,9 +31,9 @@
 //
 // One writer and any number of readers:
 //
-//   - Lookup may be called from any number of goroutines at any time,
-//     concurrently with everything else. It takes no lock, never blocks and
-//     allocates nothing.
+//   - Lookup, Prefetch and Big may be called from any number of goroutines
+//     at any time, concurrently with everything else. They take no lock,
+//     never block and allocate nothing.
 //   - Insert, Remove, Batch, Find, ForEach, ForEachLoose, Overlaps and Len
 //     are the writer's side: the caller serializes them (one goroutine, or one mutex
 //     held around every call), but they may run concurrently with Lookup.
@@ -57,6 +57,7 @@ package classifier
 import (
 	"cmp"
 	"slices"
+	"sync/atomic"
 
 	"tapestry/flow"
 )
@@ -129,6 +130,8 @@ func (r *Rule[T]) setKey(st *subtable[T], key *flow.Key) {
 type Classifier[T any] struct {
 	// Readers' state.
 	list listPtr[T] // subtables by descending max priority
+	// big counts the subtables whose tables are big (see bigSlots).
+	big atomic.Int32
 
 	// Writer's state; see the package comment for who may touch it.
 	byMask map[flow.Mask]*subtable[T]
@@ -150,6 +153,12 @@ func New[T any]() *Classifier[T] {
 // Len returns the number of rules.
 func (c *Classifier[T]) Len() int { return c.n }
 
+// Big reports whether some subtable's table is too large to stay in the
+// CPU's caches (at least bigSlots slots): then lookups wait for memory,
+// and a caller with a burst of keys gains by calling Prefetch first. Safe
+// for concurrent use, like Lookup.
+func (c *Classifier[T]) Big() bool { return c.big.Load() > 0 }
+
 // Insert adds r with match m (m is not changed; key bits outside its mask
 // are ignored). If a rule with the same match and priority exists, r
 // replaces it and the old rule is returned with replaced set. Inserting a
@@ -163,7 +172,14 @@ func (c *Classifier[T]) Insert(r *Rule[T], m *flow.Match) (old *Rule[T], replace
 		st = c.newSubtable(&m.Mask)
 	}
 	r.setKey(st, &m.Key)
+	wasBig := st.tab.Load().big
 	old = st.insert(r, &c.seq)
+	switch isBig := st.tab.Load().big; {
+	case isBig && !wasBig:
+		c.big.Add(1)
+	case wasBig && !isBig:
+		c.big.Add(-1)
+	}
 	if old != nil {
 		return old, true
 	}
@@ -268,6 +284,9 @@ func (c *Classifier[T]) newSubtable(m *flow.Mask) *subtable[T] {
 }
 
 func (c *Classifier[T]) dropSubtable(st *subtable[T]) {
+	if st.tab.Load().big {
+		c.big.Add(-1)
+	}
 	delete(c.byMask, st.mask)
 	if c.last == st {
 		c.last = nil

@@ -219,7 +219,13 @@ func TestShrinkToFilteredTable(t *testing.T) {
 			if got := name(c.Lookup(&k, nil)); got != fmt.Sprint(i) {
 				t.Fatalf("after shrinking to %d slots: Lookup(key %d) = %q, want %d", tab.slots(), i, got, i)
 			}
+			if c.Big() {
+				t.Fatal("Big() = true after the only big table shrank")
+			}
 			return
+		}
+		if !c.Big() {
+			t.Fatalf("Big() = false with a table of %d slots", st.tab.Load().slots())
 		}
 		c.Remove(&mi, 1)
 	}
@@ -262,5 +268,48 @@ func TestPrefetchHome(t *testing.T) {
 	c.Prefetch(keys) // and it must not fault
 	if far > len(ms)/10 {
 		t.Errorf("%d of %d keys more than 8 slots from their home", far, len(ms))
+	}
+}
+
+// TestBig follows Classifier.Big through subtables that grow big, stay
+// small, and are dropped with their last rule.
+func TestBig(t *testing.T) {
+	defer func(n int) { bigSlots = n }(bigSlots)
+	bigSlots = 64
+	c := New[string]()
+	ins := func(s string) flow.Match {
+		m := match(t, s)
+		c.Insert(&Rule[string]{Priority: 1, Value: s}, &m)
+		return m
+	}
+	small := ins("in_port=9")
+	var bigA, bigB []flow.Match
+	for i := range 40 {
+		if c.Big() && i < 20 {
+			t.Fatalf("Big() = true after %d rules in one subtable", i)
+		}
+		bigA = append(bigA, ins(fmt.Sprintf("nw_dst=10.0.0.%d,dl_type=0x800", i)))
+	}
+	if !c.Big() {
+		t.Fatal("Big() = false with 40 rules in a subtable (big from 64 slots)")
+	}
+	for i := range 40 {
+		bigB = append(bigB, ins(fmt.Sprintf("nw_src=10.0.1.%d,dl_type=0x800", i)))
+	}
+	for _, m := range bigA {
+		c.Remove(&m, 1)
+	}
+	if !c.Big() {
+		t.Fatal("Big() = false with one big subtable dropped and one left")
+	}
+	for _, m := range bigB {
+		c.Remove(&m, 1)
+	}
+	if c.Big() {
+		t.Fatal("Big() = true with only a small subtable left")
+	}
+	c.Remove(&small, 1)
+	if c.Big() || c.big.Load() != 0 {
+		t.Fatalf("big = %d with no rules", c.big.Load())
 	}
 }

@@ -3,14 +3,20 @@ package ofproto
 // The fast path. Each port's receive goroutine:
 //
 //  1. reads a batch of frames from its link into buffers with headroom;
-//  2. per frame: extracts the key, looks it up in its exact-match cache, then
-//     in the shared megaflow cache, and on a miss translates it (xlate.go)
-//     and installs the result;
+//  2. per frame: extracts the key and looks it up in its exact-match cache,
+//     then in the shared megaflow cache, and on a miss translates it
+//     (xlate.go) and installs the result;
 //  3. executes the entry's ops on the frame (rewrites in place, outputs
 //     queued per destination port, copying the frame only when a later op
 //     rewrites it);
 //  4. credits flow and table counters once per run of packets that hit the
 //     same entry, and writes each destination's queue with one Write.
+//
+// When table 0 is too large for the CPU's caches, step 2 splits in two
+// passes over the batch (prefetched): first every frame's key and cache
+// lookups, and a classifier.Prefetch of table 0 for the frames that
+// missed; then, frame by frame in order, the translations and step 3. The
+// misses' table 0 lookups then wait for memory together, not one by one.
 
 import (
 	"errors"
@@ -127,12 +133,20 @@ type outQueue struct {
 
 // proc is a receive goroutine's private state.
 type proc struct {
-	b       *Bridge
-	in      *port
-	inNo    uint32
-	bufs    [][]byte
-	sizes   []int
-	key     flow.Key
+	b     *Bridge
+	in    *port
+	inNo  uint32
+	bufs  [][]byte
+	sizes []int
+	key   flow.Key // the key of a frame forwarded alone (packet)
+	// Per frame of a batch: key, offsets, key hash, the cache entry found
+	// for it (nil for a miss) and whether the EMC had it.
+	keys    []flow.Key
+	offs    []flow.Offsets
+	hashes  []uint64
+	ents    []*mfEntry
+	inEMC   []bool
+	misses  []*flow.Key // keys of the frames that missed both caches
 	emc     *emc
 	outs    []outQueue
 	arena   []byte
@@ -174,6 +188,12 @@ func newProc(b *Bridge, in *port, inNo uint32, withEMC bool) *proc {
 		}
 		pr.bufs = make([][]byte, n)
 		pr.sizes = make([]int, n)
+		pr.keys = make([]flow.Key, n)
+		pr.offs = make([]flow.Offsets, n)
+		pr.hashes = make([]uint64, n)
+		pr.ents = make([]*mfEntry, n)
+		pr.inEMC = make([]bool, n)
+		pr.misses = make([]*flow.Key, 0, n)
 		for i := range pr.bufs {
 			pr.bufs[i] = make([]byte, size)
 		}
@@ -234,45 +254,124 @@ func (pr *proc) batch(n int) {
 	if pr.off.hdrs != nil {
 		p.countSuper(pr.off.hdrs[:n])
 	}
-	for i := 0; i < n; i++ {
-		if pr.off.hdrs != nil {
-			pr.off.hdr = pr.off.hdrs[i]
+	if twoPass(&pr.b.tables[0]) {
+		pr.prefetched(n)
+	} else {
+		for i := 0; i < n; i++ {
+			if pr.off.hdrs != nil {
+				pr.off.hdr = pr.off.hdrs[i]
+			}
+			pr.packet(pr.bufs[i], link.Headroom, link.Headroom+pr.sizes[i])
 		}
-		pr.packet(pr.bufs[i], link.Headroom, link.Headroom+pr.sizes[i])
 	}
 	pr.off.hdr = packet.VnetHdr{}
 	pr.flush()
 }
 
-// packet forwards the frame buf[start:end].
-func (pr *proc) packet(buf []byte, start, end int) {
+// prefetched forwards the n frames in pr.bufs in two passes, for a bridge
+// whose table 0 is too large for the caches: the first extracts every
+// frame's key and looks it up in the caches, then prefetches table 0's
+// slots for the misses; the second forwards each frame in order,
+// translating the misses.
+func (pr *proc) prefetched(n int) {
 	b := pr.b
-	frame := buf[start:end]
+	gen := b.gen.Load()
+	pr.misses = pr.misses[:0]
+	for i := 0; i < n; i++ {
+		k := &pr.keys[i]
+		pr.offs[i] = pr.extract(pr.bufs[i][link.Headroom:link.Headroom+pr.sizes[i]], k)
+		h := hashKey(k)
+		e := pr.emc.lookup(k, h, gen)
+		pr.inEMC[i] = e != nil
+		if e == nil {
+			if e = b.mf.lookup(k, gen); e == nil {
+				pr.misses = append(pr.misses, k)
+			}
+		}
+		pr.hashes[i], pr.ents[i] = h, e
+	}
+	if len(pr.misses) > 1 {
+		b.tables[0].prefetch(pr.misses)
+	}
+	for i := 0; i < n; i++ {
+		if pr.off.hdrs != nil {
+			pr.off.hdr = pr.off.hdrs[i]
+		}
+		e, k, h := pr.ents[i], &pr.keys[i], pr.hashes[i]
+		gen := b.gen.Load()
+		if e == nil || e.gen != gen {
+			// A miss, or a hit on an entry an earlier frame of the batch
+			// made stale (by learning a MAC, say).
+			e = pr.miss(k, h, gen)
+		} else if !pr.inEMC[i] {
+			pr.emcInsert(k, h, gen, e)
+		}
+		pr.apply(e, pr.bufs[i], link.Headroom, link.Headroom+pr.sizes[i], pr.offs[i])
+	}
+}
+
+// twoPass reports whether a batch goes through prefetched: when table 0
+// is too large for the caches. Elsewhere prefetching gains nothing, and
+// the second pass over the batch costs a few percent. A variable so that
+// tests can send every batch through either path.
+var twoPass = (*table).big
+
+// extract fills k from frame, received on pr's port. Extract fills every
+// packet field; the metadata fields start at zero for every packet.
+func (pr *proc) extract(frame []byte, k *flow.Key) flow.Offsets {
+	k.Metadata, k.TunID, k.Regs = 0, 0, [flow.NumRegs]uint32{}
+	k.PktMark, k.CtMark, k.CtState, k.CtZone = 0, 0, 0, 0
+	return flow.Extract(frame, pr.inNo, k)
+}
+
+// packet forwards the frame buf[start:end] alone.
+func (pr *proc) packet(buf []byte, start, end int) {
 	// Extract fills every packet field; the metadata fields start at zero
-	// for every packet.
+	// for every packet. (As extract does, written out: this is the path
+	// of every frame, and a call costs it 5%.)
 	k := &pr.key
 	k.Metadata, k.TunID, k.Regs = 0, 0, [flow.NumRegs]uint32{}
 	k.PktMark, k.CtMark, k.CtState, k.CtZone = 0, 0, 0, 0
-	off := flow.Extract(frame, pr.inNo, k)
-	gen := b.gen.Load()
+	off := flow.Extract(buf[start:end], pr.inNo, k)
+	gen := pr.b.gen.Load()
 	var e *mfEntry
 	var h uint64
 	if pr.emc != nil {
-		h = hashKey(&pr.key)
-		e = pr.emc.lookup(&pr.key, h, gen)
+		h = hashKey(k)
+		e = pr.emc.lookup(k, h, gen)
 	}
 	if e == nil {
-		e = b.mf.lookup(&pr.key, gen)
-		if e == nil {
-			e = b.mf.install(b.translate(&pr.key, pr.now, true, nil), gen)
-		}
-		if pr.emc != nil && e.gen == gen {
-			pr.emcTick++
-			if pr.emc.insert(&pr.key, h, gen) || pr.emcTick%emcInsertInv == 0 {
-				pr.emc.put(&pr.key, h, e)
-			}
+		e = pr.miss(k, h, gen)
+	}
+	pr.apply(e, buf, start, end, off)
+}
+
+// miss returns the entry for k (hash h), which the EMC does not hold at
+// generation gen: from the megaflow cache, or translated and installed
+// there. It goes into the EMC too.
+func (pr *proc) miss(k *flow.Key, h, gen uint64) *mfEntry {
+	b := pr.b
+	e := b.mf.lookup(k, gen)
+	if e == nil {
+		e = b.mf.install(b.translate(k, pr.now, true, nil), gen)
+	}
+	pr.emcInsert(k, h, gen, e)
+	return e
+}
+
+// emcInsert puts e, found for k at generation gen, into the EMC: always
+// when its slot is free or stale, otherwise once in emcInsertInv times.
+func (pr *proc) emcInsert(k *flow.Key, h, gen uint64, e *mfEntry) {
+	if pr.emc != nil && e.gen == gen {
+		pr.emcTick++
+		if pr.emc.insert(k, h, gen) || pr.emcTick%emcInsertInv == 0 {
+			pr.emc.put(k, h, e)
 		}
 	}
+}
+
+// apply runs entry e on the frame buf[start:end] with offsets off.
+func (pr *proc) apply(e *mfEntry, buf []byte, start, end int, off flow.Offsets) {
 	if !e.safe && pr.off.hdr != (packet.VnetHdr{}) {
 		// The actions look at or change L3/L4, or hand the frame to a
 		// controller: they get wire frames.

@@ -100,6 +100,22 @@ func (t *table) lookup(k *flow.Key, wc *flow.Mask) *Flow {
 	return r.Value
 }
 
+// prefetch starts loading what lookups of keys will read from the table's
+// classifier where it is too large for the caches (see
+// classifier.Prefetch). Safe without b.mu.
+func (t *table) prefetch(keys []*flow.Key) {
+	if c := t.cls.Load(); c != nil {
+		c.Prefetch(keys)
+	}
+}
+
+// big reports whether the table's classifier has a subtable too large for
+// the caches, where prefetching pays. Safe without b.mu.
+func (t *table) big() bool {
+	c := t.cls.Load()
+	return c != nil && c.Big()
+}
+
 // TableStats returns every table's counters (OFPMP_TABLE), tables 0-254.
 func (b *Bridge) TableStats() []openflow.TableStats {
 	b.mu.Lock()
