@@ -31,7 +31,7 @@
 //
 // One writer and any number of readers:
 //
-//   - Lookup, Prefetch and Big may be called from any number of goroutines
+//   - Lookup, LookupBatch and Big may be called from any number of goroutines
 //     at any time, concurrently with everything else. They take no lock,
 //     never block and allocate nothing.
 //   - Insert, Remove, Batch, Find, ForEach, ForEachLoose, Overlaps and Len
@@ -155,7 +155,7 @@ func (c *Classifier[T]) Len() int { return c.n }
 
 // Big reports whether some subtable's table is too large to stay in the
 // CPU's caches (at least bigSlots slots): then lookups wait for memory,
-// and a caller with a burst of keys gains by calling Prefetch first. Safe
+// and a caller with a burst of keys gains by calling LookupBatch. Safe
 // for concurrent use, like Lookup.
 func (c *Classifier[T]) Big() bool { return c.big.Load() > 0 }
 

@@ -63,10 +63,13 @@ func concurrentLookup(t *testing.T) {
 			var wc flow.Mask
 			for n := 0; !stop.Load(); n++ {
 				k := &keys[(n*7+w)%len(keys)]
-				if w == 0 {
-					c.Prefetch([]*flow.Key{&keys[(n*7+w+7)%len(keys)], k}) // reads tables as they change
-				}
 				r := c.Lookup(k, &wc)
+				if w == 0 {
+					// And as part of a batch.
+					var out [2]*Rule[string]
+					c.LookupBatch([]*flow.Key{&keys[(n*7+w+7)%len(keys)], k}, nil, out[:])
+					r = out[1]
+				}
 				if err := checkAnswer(known, k, r); err != nil {
 					errs <- err
 					return

@@ -87,38 +87,6 @@ func (c *Classifier[T]) Lookup(k *flow.Key, wc *flow.Mask) *Rule[T] {
 	return best
 }
 
-// Prefetch starts loading into the caches what Lookups of keys will read
-// from the subtables too large for them (those of at least bigSlots
-// slots), and returns without waiting for memory. It changes nothing.
-//
-// A lookup in a table far larger than the caches waits for memory (see
-// table.line); one lookup after another, those waits are the whole cost.
-// A caller with several keys in hand, such as a datapath with a burst of
-// packets that missed its caches, prefetches them all and then looks them
-// up: the waits overlap instead of adding up. It loads each key's tag word,
-// home slot and the slot after it: with 1,000,000 keys in 2,097,152 slots,
-// 76% of keys are in their home slot and most others in the next one. A
-// key further along its probe sequence still waits in its lookup. Finding
-// the slot among the tags first would need the tag words to have arrived:
-// measured, waiting for them cost more than it saved. Subtables small
-// enough to stay in the caches are skipped.
-func (c *Classifier[T]) Prefetch(keys []*flow.Key) {
-	entries := c.list.Load().entries
-	for i := range entries {
-		st := entries[i].st
-		t := st.tab.Load()
-		if !t.big {
-			continue
-		}
-		for _, k := range keys {
-			s := st.home(t, k.Words())
-			t.touchTag(s)
-			t.touch(s)
-			t.touch((s + 1) & t.mask())
-		}
-	}
-}
-
 // hash returns the hash of key words kw in st when its table has no
 // filters (a big table): the plain sum over every piece, as scan hashes it.
 func (st *subtable[T]) hash(kw *[flow.KeyWords]uint64) uint64 {

@@ -191,6 +191,9 @@ func checkOracle(t *testing.T, seed uint64) {
 			h.step(step)
 		}
 		checkLookups(t, g, h.c, h.o, step)
+		if step%10 == 0 {
+			checkBatch(t, g, h.c, step)
+		}
 		if step%50 == 0 {
 			checkSelections(t, g, h.c, h.o, step)
 		}
@@ -313,5 +316,42 @@ func checkSelections(t *testing.T, g *gen, c *Classifier[string], o *oracle, ste
 	c.ForEach(func(r *Rule[string]) bool { all = append(all, r); return true })
 	if len(all) != len(o.rules) {
 		t.Fatalf("step %d: ForEach visited %d rules, want %d", step, len(all), len(o.rules))
+	}
+}
+
+// checkBatch compares LookupBatch with Lookup key by key: the same rules
+// and the same wildcards. Batches of up to 70 keys cross maxBatch, and
+// some keys ask for no wildcards.
+func checkBatch(t *testing.T, g *gen, c *Classifier[string], step int) {
+	t.Helper()
+	n := 1 + g.rng.IntN(70)
+	keys := make([]flow.Key, n)
+	kp := make([]*flow.Key, n)
+	wcs := make([]flow.Mask, n)
+	wp := make([]*flow.Mask, n)
+	for i := range keys {
+		keys[i] = g.key()
+		kp[i] = &keys[i]
+		if i%7 != 3 {
+			wp[i] = &wcs[i]
+		}
+	}
+	out := make([]*Rule[string], n)
+	c.LookupBatch(kp, wp, out)
+	for i := range keys {
+		var wc flow.Mask
+		want := c.Lookup(&keys[i], &wc)
+		if out[i] != want {
+			t.Fatalf("step %d: LookupBatch key %d of %d = %s, Lookup = %s", step, i, n, name(out[i]), name(want))
+		}
+		if wp[i] != nil && wcs[i] != wc {
+			t.Fatalf("step %d: LookupBatch key %d of %d: wildcards %+v, Lookup's %+v", step, i, n, wcs[i], wc)
+		}
+	}
+	if n > 1 {
+		c.LookupBatch(kp, nil, out) // without wildcards at all
+		if want := c.Lookup(&keys[0], nil); out[0] != want {
+			t.Fatalf("step %d: LookupBatch without wildcards = %s, Lookup = %s", step, name(out[0]), name(want))
+		}
 	}
 }

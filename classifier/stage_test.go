@@ -232,11 +232,11 @@ func TestShrinkToFilteredTable(t *testing.T) {
 	t.Fatal("the table never shrank below bigSlots")
 }
 
-// TestPrefetchHome checks that Prefetch would load the right lines: for
-// every key in a big table, the home slot Prefetch computes starts the
-// probe sequence that reaches the key's slot within a few slots. A wrong
-// hash sends the slot anywhere in the table.
-func TestPrefetchHome(t *testing.T) {
+// TestBigTableHome checks that LookupBatch prefetches the right lines: for
+// every key in a big table, the home slot it computes starts the probe
+// sequence that reaches the key's slot within a few slots. A wrong hash
+// sends the slot anywhere in the table.
+func TestBigTableHome(t *testing.T) {
 	defer func(n int) { bigSlots = n }(bigSlots)
 	bigSlots = 1 << 10
 	masks := benchMasks(5)[4:]
@@ -256,16 +256,11 @@ func TestPrefetchHome(t *testing.T) {
 		s, _ := st.findSlot(tab, kw, st.hashSig(kw, nil, 0))
 		home := st.home(tab, ms[i].Key.Words())
 		if d := (s - home) & tab.mask(); d > 64 {
-			t.Fatalf("rule %d: in slot %d, %d slots past the home slot %d Prefetch computes", i, s, d, home)
+			t.Fatalf("rule %d: in slot %d, %d slots past the home slot %d", i, s, d, home)
 		} else if d > 8 {
 			far++
 		}
 	}
-	keys := make([]*flow.Key, len(ms))
-	for i := range ms {
-		keys[i] = &ms[i].Key
-	}
-	c.Prefetch(keys) // and it must not fault
 	if far > len(ms)/10 {
 		t.Errorf("%d of %d keys more than 8 slots from their home", far, len(ms))
 	}

@@ -14,14 +14,16 @@ package ofproto
 //
 // When table 0 is too large for the CPU's caches, step 2 splits in two
 // passes over the batch (prefetched): first every frame's key and cache
-// lookups, and a classifier.Prefetch of table 0 for the frames that
-// missed; then, frame by frame in order, the translations and step 3. The
-// misses' table 0 lookups then wait for memory together, not one by one.
+// lookups, and table 0's lookups for the frames that missed, all together
+// (classifier.LookupBatch); then, frame by frame in order, the
+// translations and step 3. The misses' table 0 lookups then wait for
+// memory together, not one by one.
 
 import (
 	"errors"
 	"time"
 
+	"tapestry/classifier"
 	"tapestry/flow"
 	"tapestry/link"
 	"tapestry/openflow"
@@ -141,25 +143,32 @@ type proc struct {
 	key   flow.Key // the key of a frame forwarded alone (packet)
 	// Per frame of a batch: key, offsets, key hash, the cache entry found
 	// for it (nil for a miss) and whether the EMC had it.
-	keys    []flow.Key
-	offs    []flow.Offsets
-	hashes  []uint64
-	ents    []*mfEntry
-	inEMC   []bool
-	misses  []*flow.Key // keys of the frames that missed both caches
-	emc     *emc
-	outs    []outQueue
-	arena   []byte
-	used    int
-	now     int64
-	emcTick uint32
-	wantEMC bool     // allocate the EMC and arena on the first batch
-	run     *mfEntry // entry of the current run of packets
-	saves   []savedFrame
-	nsave   int
-	runN    uint64
-	runLen  uint64
-	off     offloadState
+	keys   []flow.Key
+	offs   []flow.Offsets
+	hashes []uint64
+	ents   []*mfEntry
+	inEMC  []bool
+	// The frames that missed both caches: their keys and indexes, and
+	// table 0's answers for them (LookupBatch), by frame.
+	misses    []*flow.Key
+	missAt    []int
+	missWCs   []*flow.Mask
+	missRules []*classifier.Rule[*Flow]
+	firsts    []firstLookup
+	hasFirst  []bool
+	emc       *emc
+	outs      []outQueue
+	arena     []byte
+	used      int
+	now       int64
+	emcTick   uint32
+	wantEMC   bool     // allocate the EMC and arena on the first batch
+	run       *mfEntry // entry of the current run of packets
+	saves     []savedFrame
+	nsave     int
+	runN      uint64
+	runLen    uint64
+	off       offloadState
 	// ctKey is the key of a frame ct looks up and recirculates; the
 	// recirculation buffers are per depth (recirc.go).
 	ctKey       flow.Key
@@ -194,6 +203,11 @@ func newProc(b *Bridge, in *port, inNo uint32, withEMC bool) *proc {
 		pr.ents = make([]*mfEntry, n)
 		pr.inEMC = make([]bool, n)
 		pr.misses = make([]*flow.Key, 0, n)
+		pr.missAt = make([]int, 0, n)
+		pr.missWCs = make([]*flow.Mask, n)
+		pr.missRules = make([]*classifier.Rule[*Flow], n)
+		pr.firsts = make([]firstLookup, n)
+		pr.hasFirst = make([]bool, n)
 		for i := range pr.bufs {
 			pr.bufs[i] = make([]byte, size)
 		}
@@ -270,13 +284,13 @@ func (pr *proc) batch(n int) {
 
 // prefetched forwards the n frames in pr.bufs in two passes, for a bridge
 // whose table 0 is too large for the caches: the first extracts every
-// frame's key and looks it up in the caches, then prefetches table 0's
-// slots for the misses; the second forwards each frame in order,
-// translating the misses.
+// frame's key, looks it up in the caches and, for the misses, in table 0
+// all together (LookupBatch); the second forwards each frame in order,
+// translating the misses from their table 0 answers.
 func (pr *proc) prefetched(n int) {
 	b := pr.b
 	gen := b.gen.Load()
-	pr.misses = pr.misses[:0]
+	pr.misses, pr.missAt = pr.misses[:0], pr.missAt[:0]
 	for i := 0; i < n; i++ {
 		k := &pr.keys[i]
 		pr.offs[i] = pr.extract(pr.bufs[i][link.Headroom:link.Headroom+pr.sizes[i]], k)
@@ -286,25 +300,45 @@ func (pr *proc) prefetched(n int) {
 		if e == nil {
 			if e = b.mf.lookup(k, gen); e == nil {
 				pr.misses = append(pr.misses, k)
+				pr.missAt = append(pr.missAt, i)
 			}
 		}
-		pr.hashes[i], pr.ents[i] = h, e
+		pr.hashes[i], pr.ents[i], pr.hasFirst[i] = h, e, false
 	}
-	if len(pr.misses) > 1 {
-		b.tables[0].prefetch(pr.misses)
+	if m := len(pr.misses); m > 1 {
+		for j, i := range pr.missAt {
+			pr.firsts[i].wc = flow.Mask{}
+			pr.missWCs[j] = &pr.firsts[i].wc
+		}
+		b.tables[0].lookupBatch(pr.misses, pr.missWCs[:m], pr.missRules[:m])
+		for j, i := range pr.missAt {
+			pr.firsts[i].flow = nil
+			if r := pr.missRules[j]; r != nil {
+				pr.firsts[i].flow = r.Value
+			}
+			pr.hasFirst[i] = true
+		}
 	}
 	for i := 0; i < n; i++ {
 		if pr.off.hdrs != nil {
 			pr.off.hdr = pr.off.hdrs[i]
 		}
 		e, k, h := pr.ents[i], &pr.keys[i], pr.hashes[i]
-		gen := b.gen.Load()
-		if e == nil || e.gen != gen {
+		now := b.gen.Load()
+		switch {
+		case e == nil && pr.hasFirst[i] && now == gen:
+			// Table 0's answer is as fresh as the cache lookups: nothing
+			// has changed the bridge since.
+			if e = b.mf.lookup(k, now); e == nil {
+				e = b.mf.install(b.translateAt(k, 0, pr.now, true, nil, &pr.firsts[i]), now)
+			}
+			pr.emcInsert(k, h, now, e)
+		case e == nil || e.gen != now:
 			// A miss, or a hit on an entry an earlier frame of the batch
 			// made stale (by learning a MAC, say).
-			e = pr.miss(k, h, gen)
-		} else if !pr.inEMC[i] {
-			pr.emcInsert(k, h, gen, e)
+			e = pr.miss(k, h, now)
+		case !pr.inEMC[i]:
+			pr.emcInsert(k, h, now, e)
 		}
 		pr.apply(e, pr.bufs[i], link.Headroom, link.Headroom+pr.sizes[i], pr.offs[i])
 	}

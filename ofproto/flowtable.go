@@ -100,13 +100,16 @@ func (t *table) lookup(k *flow.Key, wc *flow.Mask) *Flow {
 	return r.Value
 }
 
-// prefetch starts loading what lookups of keys will read from the table's
-// classifier where it is too large for the caches (see
-// classifier.Prefetch). Safe without b.mu.
-func (t *table) prefetch(keys []*flow.Key) {
-	if c := t.cls.Load(); c != nil {
-		c.Prefetch(keys)
+// lookupBatch looks keys up as lookup does each, with
+// classifier.LookupBatch: answers into out, examined bits into wcs. Safe
+// without b.mu.
+func (t *table) lookupBatch(keys []*flow.Key, wcs []*flow.Mask, out []*classifier.Rule[*Flow]) {
+	c := t.cls.Load()
+	if c == nil {
+		clear(out[:len(keys)])
+		return
 	}
+	c.LookupBatch(keys, wcs, out)
 }
 
 // big reports whether the table's classifier has a subtable too large for

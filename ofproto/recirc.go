@@ -87,7 +87,7 @@ func (pr *proc) recirculate(s *recircState, frame []byte, off flow.Offsets) {
 	gen := b.gen.Load()
 	e := s.mf.lookup(k, gen)
 	if e == nil {
-		e = s.mf.install(b.translateAt(k, s.f.table, pr.now, true, nil), gen)
+		e = s.mf.install(b.translateAt(k, s.f.table, pr.now, true, nil, nil), gen)
 	}
 	pr.credit(e, uint64(len(frame)))
 	if e.nout == 0 {

@@ -56,7 +56,7 @@ func (b *Bridge) traceRecircs(rs []traceRecirc, depth int) []*TraceRecirc {
 		head := recircFlowText(r.rc.id, &k)
 		tr := &Trace{Bridge: b.name, Flow: head}
 		t := &tracer{b: b, steps: &tr.Steps}
-		e := b.translateAt(&k, r.rc.f.table, b.now().UnixNano(), false, t)
+		e := b.translateAt(&k, r.rc.f.table, b.now().UnixNano(), false, t, nil)
 		if *e.final == k {
 			tr.FinalFlow = "unchanged"
 		} else {

@@ -59,18 +59,32 @@ type xlate struct {
 	why       dropReason // why the packet went nowhere, if it did
 
 	tr *tracer // nil unless tracing
+
+	// first, when not nil, is table 0's answer for the packet, looked up
+	// ahead with the other misses of its batch: the first lookup of table
+	// 0 takes it instead of asking the classifier again.
+	first *firstLookup
+}
+
+// firstLookup is table 0's answer for a packet (nil for a table miss) and
+// the bits that lookup examined, from classifier.LookupBatch.
+type firstLookup struct {
+	flow *Flow
+	wc   flow.Mask
 }
 
 // translate runs k through the pipeline and returns the compiled entry
 // (unmasked key; the caller masks it for the cache).
 func (b *Bridge) translate(k *flow.Key, now int64, mayLearn bool, tr *tracer) *mfEntry {
-	return b.translateAt(k, 0, now, mayLearn, tr)
+	return b.translateAt(k, 0, now, mayLearn, tr, nil)
 }
 
 // translateAt is translate starting in table id: a recirculated packet
 // resumes where ct(table=N) sent it (recirc.go).
-func (b *Bridge) translateAt(k *flow.Key, id uint8, now int64, mayLearn bool, tr *tracer) *mfEntry {
-	x := &xlate{b: b, ports: b.ports.Load(), now: now, mayLearn: mayLearn, key: *k, tr: tr}
+//
+// first, if not nil, is table id's answer for k, looked up ahead.
+func (b *Bridge) translateAt(k *flow.Key, id uint8, now int64, mayLearn bool, tr *tracer, first *firstLookup) *mfEntry {
+	x := &xlate{b: b, ports: b.ports.Load(), now: now, mayLearn: mayLearn, key: *k, tr: tr, first: first}
 	// Every decision depends on the input port (output to it is skipped,
 	// NORMAL learns it), so megaflows always match it exactly.
 	x.wc.InPort = ^uint32(0)
@@ -96,7 +110,17 @@ func (b *Bridge) translateAt(k *flow.Key, id uint8, now int64, mayLearn bool, tr
 // table runs the pipeline from table id: lookup, actions, goto_table.
 func (x *xlate) table(id uint8) {
 	for {
-		f := x.b.tables[id].lookup(&x.key, &x.wc)
+		var f *Flow
+		if x.first != nil {
+			f = x.first.flow
+			ww, fw := x.wc.Words(), x.first.wc.Words()
+			for i := range ww {
+				ww[i] |= fw[i]
+			}
+			x.first = nil
+		} else {
+			f = x.b.tables[id].lookup(&x.key, &x.wc)
+		}
 		x.hits = append(x.hits, tableHit{table: id, matched: f != nil})
 		if f == nil {
 			x.tr.miss(id)
