@@ -47,7 +47,8 @@ type mfEntry struct {
 	bytes   atomic.Uint64
 	used    atomic.Int64
 
-	mask  *flow.Mask
+	mask  *flow.Mask // &wc, or the mask of the megaflow subtable holding e
+	wc    flow.Mask  // the translation's wildcards
 	flows []*Flow    // flows credited for each packet
 	hits  []tableHit // table lookups credited for each packet
 	// groups are the group and bucket counters credited for each packet.

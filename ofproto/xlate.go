@@ -21,6 +21,8 @@ package ofproto
 
 import (
 	"fmt"
+	"slices"
+	"sync"
 
 	"tapestry/flow"
 	"tapestry/openflow"
@@ -84,7 +86,9 @@ func (b *Bridge) translate(k *flow.Key, now int64, mayLearn bool, tr *tracer) *m
 //
 // first, if not nil, is table id's answer for k, looked up ahead.
 func (b *Bridge) translateAt(k *flow.Key, id uint8, now int64, mayLearn bool, tr *tracer, first *firstLookup) *mfEntry {
-	x := &xlate{b: b, ports: b.ports.Load(), now: now, mayLearn: mayLearn, key: *k, tr: tr, first: first}
+	x := xlatePool.Get().(*xlate)
+	*x = xlate{b: b, ports: b.ports.Load(), now: now, mayLearn: mayLearn, key: *k, tr: tr, first: first,
+		ops: x.ops[:0], flows: x.flows[:0], hits: x.hits[:0], groupCtrs: x.groupCtrs[:0], set: x.set[:0]}
 	// Every decision depends on the input port (output to it is skipped,
 	// NORMAL learns it), so megaflows always match it exactly.
 	x.wc.InPort = ^uint32(0)
@@ -92,19 +96,40 @@ func (b *Bridge) translateAt(k *flow.Key, id uint8, now int64, mayLearn bool, tr
 	if x.failed == 0 && len(x.set) > 0 {
 		x.applyActionSet()
 	}
-	e := &mfEntry{flows: x.flows, hits: x.hits, groups: x.groupCtrs}
+	// The entry gets exact-size copies of what the translation gathered:
+	// the scratch slices go back to the pool with x.
+	e := &mfEntry{flows: slices.Clone(x.flows), hits: slices.Clone(x.hits), groups: slices.Clone(x.groupCtrs)}
 	if x.failed != 0 {
-		x.ops = nil
 		x.why = x.failed
+	} else {
+		e.ops = slices.Clone(x.ops)
 	}
-	e.ops = x.ops
-	e.mask = &x.wc
+	e.wc = x.wc
+	e.mask = &e.wc
 	e.key = k.Masked(&x.wc)
 	if tr != nil {
-		e.final = &x.key
+		final := x.key
+		e.final = &final
 	}
 	e.finish(x.why)
+	x.release()
 	return e
+}
+
+// xlatePool holds translation state between translations: a new flow
+// would otherwise allocate it (some 700 bytes with its slices), and its
+// megaflow entry would keep it alive.
+var xlatePool = sync.Pool{New: func() any { return new(xlate) }}
+
+// release returns x to the pool, dropping what its scratch slices point
+// to so that the pool keeps no flow, port or group alive.
+func (x *xlate) release() {
+	clear(x.ops)
+	clear(x.flows)
+	clear(x.groupCtrs)
+	clear(x.set)
+	x.b, x.ports, x.tr, x.first = nil, nil, nil, nil
+	xlatePool.Put(x)
 }
 
 // table runs the pipeline from table id: lookup, actions, goto_table.
