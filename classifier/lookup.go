@@ -58,18 +58,23 @@ func (c *Classifier[T]) Lookup(k *flow.Key, wc *flow.Mask) *Rule[T] {
 		}
 		st := e.st
 		// Most subtables fail their first stage's filter; when that stage
-		// is one or two pieces, try it here rather than pay for a call to
-		// scan (see subtable.first). A missing second piece has a zero
-		// mask and adds nothing.
-		if p, t := &st.first, st.tab.Load(); st.firstOK && t.nf != 0 &&
-			!t.filt.mayHold(0, finish((kw[p[0].i]&p[0].m)*p[0].k+(kw[p[1].i]&p[1].m)*p[1].k)) {
-			if ww != nil {
-				ww[p[0].i] |= p[0].m
-				ww[p[1].i] |= p[1].m
+		// is at most three pieces, try it here rather than pay for a call
+		// to scan (see subtable.first). A missing piece has a zero mask
+		// and adds nothing.
+		from, h := 0, uint64(0)
+		if p, t := &st.first, st.tab.Load(); st.firstOK && t.nf != 0 {
+			h = (kw[p[0].i]&p[0].m)*p[0].k + (kw[p[1].i]&p[1].m)*p[1].k + (kw[p[2].i]&p[2].m)*p[2].k
+			if !t.filt.mayHold(0, finish(h)) {
+				if ww != nil {
+					ww[p[0].i] |= p[0].m
+					ww[p[1].i] |= p[1].m
+					ww[p[2].i] |= p[2].m
+				}
+				continue
 			}
-			continue
+			from = int(st.ends[0]) // passed: scan goes on from the second stage
 		}
-		if st.scan(kw, ww, &next) {
+		if st.scan(kw, ww, &next, from, h) {
 			if pend.st != nil {
 				settle(&pend)
 			}

@@ -38,10 +38,9 @@ type subtable[T any] struct {
 	// visits come first, so that they share as few cache lines as they can.
 	tab atomic.Pointer[table[T]]
 	// first holds the pieces of the first stage when there are at most
-	// two (the second with a zero mask when there is one), which lets
-	// Lookup try that stage's filter before calling scan; firstOK says
-	// whether it does.
-	first   [2]piece
+	// three (those missing with a zero mask), which lets Lookup try that
+	// stage's filter before calling scan; firstOK says whether it does.
+	first   [3]piece
 	firstOK bool
 	// ver is odd while the writer changes a live slot's rule list head and
 	// rank, which must be read as a pair; a reader that sees it odd or
@@ -78,7 +77,7 @@ func newSubtable[T any](m *flow.Mask) *subtable[T] {
 		}
 	}
 	st.pieces, st.ends = makePieces(m)
-	if len(st.ends) > 0 && st.ends[0] <= 2 {
+	if len(st.ends) > 0 && st.ends[0] <= 3 {
 		copy(st.first[:], st.pieces[:st.ends[0]])
 		st.firstOK = true
 	}
@@ -179,19 +178,23 @@ type candidate[T any] struct {
 // k's home slot. It returns true with the first slot whose tag matches in
 // c, and ORs into ww (if not nil) the bits it read. Safe for concurrent
 // use with the writer.
-func (st *subtable[T]) scan(kw, ww *[flow.KeyWords]uint64, c *candidate[T]) bool {
+//
+// The caller may have hashed the pieces before from and found their sum,
+// h, in the filters already (Lookup does the first stage itself): the
+// hash is a plain sum over pieces, so scan goes on from there, with this
+// table or a newer one.
+func (st *subtable[T]) scan(kw, ww *[flow.KeyWords]uint64, c *candidate[T], from int, h uint64) bool {
 	v := st.ver.Load()
 	t := st.tab.Load()
 	ps := st.pieces
 	nf := t.nf
-	var h uint64
 	if nf == 0 {
 		// No filters (a big table, or one stage): a plain sum.
-		for j := range ps {
+		for j := from; j < len(ps); j++ {
 			h += (kw[ps[j].i] & ps[j].m) * ps[j].k
 		}
 	} else {
-		for j := range ps {
+		for j := from; j < len(ps); j++ {
 			p := &ps[j]
 			h += (kw[p.i] & p.m) * p.k
 			// Only the last piece of a filtered stage has a stage below
