@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"tapestry/internal/hosttest"
 )
 
 // The controller end to end: `tapestry controller` (the built binary)
@@ -310,7 +312,7 @@ func vethHost(t *testing.T, swEnd, swNS, hostEnd, hostNS, addr string) {
 // in the root namespace would collide on the ovs-netdev device.
 func startOVS(t *testing.T) (env []string) {
 	t.Helper()
-	needTool(t, "ovs-vswitchd", "openvswitch-switch")
+	hosttest.Need(t, "ovs-vswitchd", "openvswitch-switch")
 	dir := t.TempDir()
 	env = append(os.Environ(), "OVS_RUNDIR="+dir, "OVS_LOGDIR="+dir, "OVS_DBDIR="+dir, "OVS_SYSCONFDIR="+dir)
 	clean := func() {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tapestry/internal/hosttest"
 )
 
 // ctFirewallFlows is the stateful firewall of the ct action: ARP passes,
@@ -32,7 +34,7 @@ var ctFirewallFlows = []string{
 // counters of dump-flows show the +new and +est flows hit.
 func TestCTFirewall(t *testing.T) {
 	needRoot(t)
-	needTool(t, "/usr/bin/python3", "python3")
+	hosttest.Need(t, "/usr/bin/python3", "python3")
 	clean := func() {
 		quiet("ip", "netns", "del", "ctns0")
 		quiet("ip", "netns", "del", "ctns1")
@@ -166,7 +168,7 @@ except socket.timeout:
 // text agree with Open vSwitch's both ways.
 func TestCTFlowsMatchOpenVSwitch(t *testing.T) {
 	needRoot(t)
-	needTool(t, "ovs-ofctl", "openvswitch-common")
+	hosttest.Need(t, "ovs-ofctl", "openvswitch-common")
 	ovs := startTpnOVS(t)
 	d := newDaemon(t)
 	d.run("vsctl", "add-br", "ctbr0")

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"tapestry/internal/hosttest"
 )
 
 // Names of this file's kernel objects, unique to it.
@@ -45,7 +47,7 @@ var g10Setup = [][]string{
 // del-groups takes the flows with it.
 func TestGroups10WithOvsOfctl(t *testing.T) {
 	needRoot(t)
-	needTool(t, "ovs-ofctl", "openvswitch-common")
+	hosttest.Need(t, "ovs-ofctl", "openvswitch-common")
 	groups10Topology(t)
 	d := newDaemon(t)
 	d.run("vsctl", "add-br", g10Bridge)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"tapestry/internal/hosttest"
 )
 
 // Names of this file's kernel objects, unique to it.
@@ -45,7 +47,7 @@ func blankGroupStats(s string) string {
 // crash keeps them; del-groups takes the flows with it and stops the ping.
 func TestGroupsWithOvsOfctl(t *testing.T) {
 	needRoot(t)
-	needTool(t, "ovs-ofctl", "openvswitch-common")
+	hosttest.Need(t, "ovs-ofctl", "openvswitch-common")
 	groupTopology(t)
 	d := newDaemon(t)
 	d.run("vsctl", "add-br", grpBridge)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tapestry/internal/hosttest"
 )
 
 // TestOvsOfctlNXMFlowsMatchOpenVSwitch: the real ovs-ofctl with its default
@@ -19,7 +21,7 @@ import (
 // three dump the same flows.
 func TestOvsOfctlNXMFlowsMatchOpenVSwitch(t *testing.T) {
 	needRoot(t)
-	needTool(t, "ovs-ofctl", "openvswitch-common")
+	hosttest.Need(t, "ovs-ofctl", "openvswitch-common")
 	ovs := startTpnOVS(t)
 	d := newDaemon(t)
 	d.run("vsctl", "add-br", "nxmbr0")

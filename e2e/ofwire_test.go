@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"tapestry/internal/hosttest"
 )
 
 // Device, namespace and port names of these tests (prefix tpn, TCP ports
@@ -46,7 +48,7 @@ type tpnOVS struct {
 func startTpnOVS(t *testing.T) *tpnOVS {
 	t.Helper()
 	for _, b := range []string{"ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovsdb-tool"} {
-		needTool(t, b, "openvswitch-switch")
+		hosttest.Need(t, b, "openvswitch-switch")
 	}
 	dir, err := os.MkdirTemp("", "tpn-ovs")
 	if err != nil {
@@ -251,7 +253,7 @@ type tshark struct {
 
 func startTshark(t *testing.T, ports ...string) *tshark {
 	t.Helper()
-	needTool(t, "tshark", "tshark")
+	hosttest.Need(t, "tshark", "tshark")
 	file := filepath.Join(t.TempDir(), "of.pcapng")
 	filter := "tcp port " + strings.Join(ports, " or tcp port ")
 	ts := &tshark{cmd: exec.Command("tshark", "-i", "lo", "-f", filter, "-w", file), file: file}
@@ -331,7 +333,7 @@ func (ts *tshark) check(t *testing.T, ports ...string) map[string]bool {
 func TestOsKenLearningSwitch(t *testing.T) {
 	needRoot(t)
 	manager := "/usr/bin/osken-manager"
-	needTool(t, manager, "python3-os-ken")
+	hosttest.Need(t, manager, "python3-os-ken")
 	capture := startTshark(t, osKenPort, ptcpPort)
 	app, err := filepath.Abs("testdata/tpn_learn13.py")
 	if err != nil {

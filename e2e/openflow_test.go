@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"tapestry/internal/hosttest"
 )
 
 // TestOvsOfctlOverManagementSocket drives a tapestry bridge with the real
@@ -14,7 +16,7 @@ import (
 // survive a crash of the daemon.
 func TestOvsOfctlOverManagementSocket(t *testing.T) {
 	needRoot(t)
-	needTool(t, "ovs-ofctl", "openvswitch-common")
+	hosttest.Need(t, "ovs-ofctl", "openvswitch-common")
 	d := newDaemon(t)
 	d.run("vsctl", "add-br", "e2ebr0")
 	sock := "unix:" + filepath.Join(d.runDir, "e2ebr0.mgmt")

@@ -50,27 +50,6 @@ func needRoot(t *testing.T) {
 	}
 }
 
-// needTool skips t when program path (a name on PATH, or an absolute path)
-// is missing, except in CI, where make test installs every tool the tests
-// use and a missing one is a failure, not a skip. pkg names the Debian
-// package that has it.
-func needTool(t *testing.T, path, pkg string) {
-	t.Helper()
-	var err error
-	if filepath.IsAbs(path) {
-		_, err = os.Stat(path)
-	} else {
-		_, err = exec.LookPath(path)
-	}
-	if err == nil {
-		return
-	}
-	msg := fmt.Sprintf("%s not installed (make deps installs %s)", path, pkg)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
 
 // daemon is a running `tapestry daemon` with its own state and run dirs.
 type daemon struct {

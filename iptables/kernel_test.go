@@ -10,6 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	nf "tapestry/netfilter"
+
+	"tapestry/internal/hosttest"
 )
 
 // netns runs a command in a network namespace made for the test.
@@ -20,13 +22,7 @@ func newNetns(t *testing.T, name string) netns {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
-	if _, err := exec.LookPath("iptables-restore"); err != nil {
-		if os.Getenv("CI") == "true" {
-			// make test installs it: a missing tool in CI is a failure, not a skip.
-			t.Fatal("iptables not installed")
-		}
-		t.Skip("iptables not installed")
-	}
+	hosttest.Need(t, "iptables-restore", "iptables")
 	exec.Command("ip", "netns", "del", name).Run()
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add %s: %v: %s", name, err, out)

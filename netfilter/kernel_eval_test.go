@@ -17,6 +17,7 @@ import (
 
 	"tapestry/conntrack"
 	"tapestry/flow"
+	"tapestry/internal/hosttest"
 	"tapestry/iptables"
 	"tapestry/link"
 	nf "tapestry/netfilter"
@@ -114,13 +115,7 @@ func TestKernelEvalDifferential(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
-	if _, err := exec.LookPath("iptables-restore"); err != nil {
-		if os.Getenv("CI") == "true" {
-			// make test installs it: a missing tool in CI is a failure, not a skip.
-			t.Fatal("iptables not installed")
-		}
-		t.Skip("iptables not installed")
-	}
+	hosttest.Need(t, "iptables-restore", "iptables")
 	for seed := 0; seed < 8; seed++ {
 		rng := rand.New(rand.NewPCG(uint64(seed), 11))
 		rules := genEvalRules(rng)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"tapestry/internal/hosttest"
 	"tapestry/ofproto"
 	"tapestry/openflow"
 )
@@ -189,7 +190,7 @@ var groupDurationRE = regexp.MustCompile(`duration=[0-9.]+s`)
 
 // TestOvsOfctlGroups drives groups with the real ovs-ofctl.
 func TestOvsOfctlGroups(t *testing.T) {
-	needOvsOfctl(t)
+	hosttest.Need(t, "ovs-ofctl", "openvswitch-common")
 	changes := 0
 	var mu sync.Mutex
 	tb := newTestBed(t, Config{OnGroupChanges: func() { mu.Lock(); changes++; mu.Unlock() }})

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"tapestry/internal/hosttest"
 )
 
 // durationRE blanks what changes from run to run in ovs-ofctl output.
@@ -37,20 +39,8 @@ func ofctlLines(out string) []string {
 	return lines
 }
 
-// needOvsOfctl skips t without the real ovs-ofctl, except in CI, where
-// make test installs it and a missing one is a failure, not a skip.
-func needOvsOfctl(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("ovs-ofctl"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("ovs-ofctl not installed")
-		}
-		t.Skip("ovs-ofctl not installed")
-	}
-}
-
 func TestOvsOfctl(t *testing.T) {
-	needOvsOfctl(t)
+	hosttest.Need(t, "ovs-ofctl", "openvswitch-common")
 	for _, v := range []string{"OpenFlow10", "OpenFlow13"} {
 		t.Run(v, func(t *testing.T) {
 			tb := newTestBed(t, Config{})

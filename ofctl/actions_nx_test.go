@@ -1,7 +1,6 @@
 package ofctl
 
 import (
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -9,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"tapestry/flow"
+	"tapestry/internal/hosttest"
 	"tapestry/openflow"
 )
 
@@ -150,23 +150,11 @@ func TestNXActionsMatchOVS(t *testing.T) {
 	checkAgainstOVS(t, nxLines)
 }
 
-// needOvsOfctl skips t without the real ovs-ofctl, except in CI, where
-// make test installs it and a missing one is a failure, not a skip.
-func needOvsOfctl(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("ovs-ofctl"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("ovs-ofctl not installed")
-		}
-		t.Skip("ovs-ofctl not installed")
-	}
-}
-
 // checkAgainstOVS compares our printing of each line's actions with what
 // ovs-ofctl parse-flow prints, for OpenFlow 1.0 and 1.3.
 func checkAgainstOVS(t *testing.T, lines []string) {
 	t.Helper()
-	needOvsOfctl(t)
+	hosttest.Need(t, "ovs-ofctl", "openvswitch-common")
 	// ovs-ofctl parse-flow has no port map: name the golden ports by number.
 	r := strings.NewReplacer("tpcp1", "1", "tpcp2", "2")
 	for _, line := range lines {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"tapestry/flow"
+	"tapestry/internal/hosttest"
 )
 
 // ctFlows are ct actions whose Open vSwitch encoding (captured from the
@@ -32,7 +33,7 @@ var ctFlows = []string{
 // in OpenFlow 1.0 (set_format, then NXT_FLOW_MOD): the actions are
 // compared then.
 func TestOVSCTEncoding(t *testing.T) {
-	needOVS(t)
+	hosttest.Need(t, "ovs-ofctl", "openvswitch-common")
 	for _, version := range []uint8{Version10, Version13} {
 		for _, f := range ctFlows {
 			msgs := captureOVS(t, version, "add-flow", f)
@@ -78,7 +79,7 @@ func checkNXCT(t *testing.T, f string, raw []byte) {
 // TestOVSPrintsCT encodes the model's ct actions and has ovs-ofctl
 // ofp-print decode them.
 func TestOVSPrintsCT(t *testing.T) {
-	needOVS(t)
+	hosttest.Need(t, "ovs-ofctl", "openvswitch-common")
 	mark := func(v uint64) Action { return setFieldAction(flow.FieldCtMark, flow.U64(v)) }
 	cases := []struct {
 		name string

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"tapestry/flow"
+	"tapestry/internal/hosttest"
 )
 
 // nxFlows are flows with the Nicira actions of actions_nx2.go whose Open
@@ -39,7 +40,7 @@ var nxFlows = []string{
 // switch, decodes what arrives into the model and re-encodes it: the bytes
 // must be Open vSwitch's.
 func TestOVSNXActionEncoding(t *testing.T) {
-	needOVS(t)
+	hosttest.Need(t, "ovs-ofctl", "openvswitch-common")
 	for _, version := range []uint8{Version10, Version13} {
 		for _, f := range nxFlows {
 			msgs := captureOVS(t, version, "add-flow", f)
@@ -102,7 +103,7 @@ func sf(f flow.Field, ofs, n uint16) flow.Subfield {
 // TestOVSPrintsNXActions encodes the model's forms of each action and has
 // ovs-ofctl ofp-print decode them.
 func TestOVSPrintsNXActions(t *testing.T) {
-	needOVS(t)
+	hosttest.Need(t, "ovs-ofctl", "openvswitch-common")
 	reg0, reg1 := flow.FieldReg0, flow.FieldReg0+1
 	outReg2 := OutputReg(sf(reg1, 0, 16))
 	outReg2.MaxLen = 128

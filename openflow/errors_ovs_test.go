@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"tapestry/internal/hosttest"
 )
 
 // ovsErrorName is Open vSwitch 3.1's name for a 1.3 error where it
@@ -51,7 +53,7 @@ func allErrors() [][2]uint16 {
 // `ovs-ofctl print-error`, which prints Open vSwitch's encoding of an
 // error for every version.
 func TestErrors10AgainstOvsOfctl(t *testing.T) {
-	needOVS(t)
+	hosttest.Need(t, "ovs-ofctl", "openvswitch-common")
 	for _, e := range allErrors() {
 		ty, code := ErrorType(e[0]), e[1]
 		name := ovsErrorName(ty, code)
@@ -79,7 +81,7 @@ func TestErrors10AgainstOvsOfctl(t *testing.T) {
 // NXBRC_UNENCODABLE_ERROR; and ofconn's reverse mapping (ErrorName10)
 // must give the same name.
 func TestErrorsPrintInOvsOfctl(t *testing.T) {
-	needOVS(t)
+	hosttest.Need(t, "ovs-ofctl", "openvswitch-common")
 	for _, v := range []uint8{Version10, Version13} {
 		req := []byte{v, 2, 0, 8, 0, 0, 0, 1}
 		for _, e := range allErrors() {

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"tapestry/flow"
+	"tapestry/internal/hosttest"
 )
 
 // nxGroupBody strips the OpenFlow header, vendor id and subtype from an
@@ -33,7 +34,7 @@ func out10(port uint32) []Action { return []Action{{Type: ActOutput, Port: port}
 // mods to a fake switch; each must decode into the expected group mod and
 // re-encode to Open vSwitch's bytes.
 func TestNXGroupModFromOVS(t *testing.T) {
-	needOVS(t)
+	hosttest.Need(t, "ovs-ofctl", "openvswitch-common")
 	any := func(w uint16, acts []Action) Bucket {
 		return Bucket{Weight: w, WatchPort: PortAny, WatchGroup: GroupAny, Actions: acts}
 	}
@@ -136,7 +137,7 @@ var nxTestGroups = []Group{
 // has ovs-ofctl ofp-print decode them; the desc reply must be the bytes a
 // real Open vSwitch sent for the same groups.
 func TestNXGroupStatsOVSPrint(t *testing.T) {
-	needOVS(t)
+	hosttest.Need(t, "ovs-ofctl", "openvswitch-common")
 	feat := GroupFeatures{Types: 0xf, Capabilities: 7, MaxGroups: [4]uint32{0xffffff00, 0xffffff00, 0xffffff00, 0xffffff00}, Actions: [4]uint32{0xfff, 0xfff, 0xfff, 0xfff}}
 	tests := []struct {
 		name string

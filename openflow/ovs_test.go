@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/hex"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -12,18 +11,8 @@ import (
 	"time"
 
 	"tapestry/flow"
+	"tapestry/internal/hosttest"
 )
-
-func needOVS(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("ovs-ofctl"); err != nil {
-		if os.Getenv("CI") == "true" {
-			// make test installs it: a missing tool in CI is a failure, not a skip.
-			t.Fatal("ovs-ofctl not installed")
-		}
-		t.Skip("ovs-ofctl not installed")
-	}
-}
 
 // fakeSwitch accepts one ovs-ofctl connection on a unix socket, answers
 // the handshake, echo and barrier, and returns every other message it
@@ -138,7 +127,7 @@ var ovsFlows10 = []string{
 // switch, decodes what arrives into the model and re-encodes it: the bytes
 // must be Open vSwitch's.
 func TestOVSFlowModEncoding(t *testing.T) {
-	needOVS(t)
+	hosttest.Need(t, "ovs-ofctl", "openvswitch-common")
 	for _, tc := range []struct {
 		version uint8
 		flows   []string
@@ -170,7 +159,7 @@ func TestOVSFlowModEncoding(t *testing.T) {
 // TestOVSPrintsWhatWeEncode encodes one message of every kind we send, in
 // both versions, and has ovs-ofctl ofp-print decode it.
 func TestOVSPrintsWhatWeEncode(t *testing.T) {
-	needOVS(t)
+	hosttest.Need(t, "ovs-ofctl", "openvswitch-common")
 	match := flow.Match{}
 	match.Set(flow.FieldInPort, flow.U64(3))
 	match.Set(flow.FieldDlType, flow.U64(flow.EthTypeIPv4))
