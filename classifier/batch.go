@@ -62,3 +62,14 @@ func (c *Classifier[T]) prefetch(keys []*flow.Key) {
 		}
 	}
 }
+
+// home returns the home slot of key words kw in st's big table t. A big
+// table has no filters, so its hash is the plain sum over every piece, as
+// scan computes it.
+func (st *subtable[T]) home(t *table[T], kw *[flow.KeyWords]uint64) uint64 {
+	var h uint64
+	for _, p := range st.pieces {
+		h += (kw[p.i] & p.m) * p.k
+	}
+	return finish(h) >> t.shift
+}

@@ -133,9 +133,7 @@ func benchBatch(b *testing.B, c *Classifier[int], keys []flow.Key, masks []flow.
 	b.ReportAllocs()
 	var union flow.Mask
 	for i := range masks {
-		for j, w := range masks[i].Words() {
-			union.Words()[j] |= w
-		}
+		union = union.Or(&masks[i])
 	}
 	var words []int
 	for j, w := range union.Words() {

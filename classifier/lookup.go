@@ -91,18 +91,3 @@ func (c *Classifier[T]) Lookup(k *flow.Key, wc *flow.Mask) *Rule[T] {
 	}
 	return best
 }
-
-// hash returns the hash of key words kw in st when its table has no
-// filters (a big table): the plain sum over every piece, as scan hashes it.
-func (st *subtable[T]) hash(kw *[flow.KeyWords]uint64) uint64 {
-	var h uint64
-	for _, p := range st.pieces {
-		h += (kw[p.i] & p.m) * p.k
-	}
-	return finish(h)
-}
-
-// home returns the home slot of key words kw in st's big table t.
-func (st *subtable[T]) home(t *table[T], kw *[flow.KeyWords]uint64) uint64 {
-	return st.hash(kw) >> t.shift
-}

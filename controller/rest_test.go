@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"tapestry/controller"
 	"tapestry/openflow"
@@ -84,18 +83,15 @@ func TestREST(t *testing.T) {
 	// l2-learning's table-miss flow (priority 0) goes to the switch after
 	// the load's reply: wait for it rather than race it.
 	want := []uint16{13, 11, 10, 0}
-	var prios []uint16
-	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		prios = prios[:0]
-		for _, f := range sw.Flows() {
-			prios = append(prios, f.Priority)
+	prios := func(flows []openflow.FlowMod) []uint16 {
+		var p []uint16
+		for _, f := range flows {
+			p = append(p, f.Priority)
 		}
-		if slices.Equal(prios, want) {
-			break
-		}
+		return p
 	}
-	if !slices.Equal(prios, want) {
-		t.Errorf("switch flows priorities = %v, want %v", prios, want)
+	if !sw.WaitFor(wait, func(flows []openflow.FlowMod, _ map[uint32][][]byte) bool { return slices.Equal(prios(flows), want) }) {
+		t.Errorf("switch flows priorities = %v, want %v", prios(sw.Flows()), want)
 	}
 }
 

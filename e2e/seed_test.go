@@ -50,7 +50,6 @@ func needRoot(t *testing.T) {
 	}
 }
 
-
 // daemon is a running `tapestry daemon` with its own state and run dirs.
 type daemon struct {
 	t        *testing.T

@@ -47,8 +47,7 @@ type mfEntry struct {
 	bytes   atomic.Uint64
 	used    atomic.Int64
 
-	mask  *flow.Mask // &wc, or the mask of the megaflow subtable holding e
-	wc    flow.Mask  // the translation's wildcards
+	wc    flow.Mask  // the translation's wildcards: the megaflow's mask
 	flows []*Flow    // flows credited for each packet
 	hits  []tableHit // table lookups credited for each packet
 	// groups are the group and bucket counters credited for each packet.
@@ -195,7 +194,7 @@ func (c *megaflowCache) install(e *mfEntry, gen uint64) *mfEntry {
 		g.subs.Store(&empty)
 		c.cur.Store(g)
 	}
-	s := g.sub(e.mask)
+	s := g.sub(&e.wc)
 	kw := e.key.Words()
 	e.hash = s.hash(kw)
 	if old := s.find(kw); old != nil {

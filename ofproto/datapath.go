@@ -148,14 +148,14 @@ type proc struct {
 	hashes []uint64
 	ents   []*mfEntry
 	inEMC  []bool
-	// The frames that missed both caches: their keys and indexes, and
-	// table 0's answers for them (LookupBatch), by frame.
+	// The frames that missed both caches, in order: their keys and
+	// indexes, and table 0's answers for them (LookupBatch). missWCs[j]
+	// is &firsts[j].wc, set once.
 	misses    []*flow.Key
 	missAt    []int
 	missWCs   []*flow.Mask
 	missRules []*classifier.Rule[*Flow]
 	firsts    []firstLookup
-	hasFirst  []bool
 	emc       *emc
 	outs      []outQueue
 	arena     []byte
@@ -207,7 +207,9 @@ func newProc(b *Bridge, in *port, inNo uint32, withEMC bool) *proc {
 		pr.missWCs = make([]*flow.Mask, n)
 		pr.missRules = make([]*classifier.Rule[*Flow], n)
 		pr.firsts = make([]firstLookup, n)
-		pr.hasFirst = make([]bool, n)
+		for j := range pr.firsts {
+			pr.missWCs[j] = &pr.firsts[j].wc
+		}
 		for i := range pr.bufs {
 			pr.bufs[i] = make([]byte, size)
 		}
@@ -303,34 +305,42 @@ func (pr *proc) prefetched(n int) {
 				pr.missAt = append(pr.missAt, i)
 			}
 		}
-		pr.hashes[i], pr.ents[i], pr.hasFirst[i] = h, e, false
+		pr.hashes[i], pr.ents[i] = h, e
 	}
-	if m := len(pr.misses); m > 1 {
-		for j, i := range pr.missAt {
-			pr.firsts[i].wc = flow.Mask{}
-			pr.missWCs[j] = &pr.firsts[i].wc
+	m := len(pr.misses)
+	batched := m > 1
+	if batched {
+		for j := range m {
+			pr.firsts[j].wc = flow.Mask{}
 		}
 		b.tables[0].lookupBatch(pr.misses, pr.missWCs[:m], pr.missRules[:m])
-		for j, i := range pr.missAt {
-			pr.firsts[i].flow = nil
-			if r := pr.missRules[j]; r != nil {
-				pr.firsts[i].flow = r.Value
+		for j, r := range pr.missRules[:m] {
+			pr.firsts[j].flow = nil
+			if r != nil {
+				pr.firsts[j].flow = r.Value
 			}
-			pr.hasFirst[i] = true
 		}
 	}
+	next := 0 // the next miss, in pr.missAt
 	for i := 0; i < n; i++ {
 		if pr.off.hdrs != nil {
 			pr.off.hdr = pr.off.hdrs[i]
 		}
 		e, k, h := pr.ents[i], &pr.keys[i], pr.hashes[i]
+		var first *firstLookup
+		if next < m && pr.missAt[next] == i {
+			if batched {
+				first = &pr.firsts[next]
+			}
+			next++
+		}
 		now := b.gen.Load()
 		switch {
-		case e == nil && pr.hasFirst[i] && now == gen:
+		case first != nil && now == gen:
 			// Table 0's answer is as fresh as the cache lookups: nothing
 			// has changed the bridge since.
 			if e = b.mf.lookup(k, now); e == nil {
-				e = b.mf.install(b.translateAt(k, 0, pr.now, true, nil, &pr.firsts[i]), now)
+				e = b.mf.install(b.translateAt(k, 0, pr.now, true, nil, first), now)
 			}
 			pr.emcInsert(k, h, now, e)
 		case e == nil || e.gen != now:

@@ -182,7 +182,7 @@ func (b *Bridge) Trace(k flow.Key) *Trace {
 	} else {
 		tr.FinalFlow = keyText(e.final)
 	}
-	tr.Megaflow = ofctl.FormatMatch(&flow.Match{Key: e.key, Mask: *e.mask}, openflow.DefaultPriority, nil)
+	tr.Megaflow = ofctl.FormatMatch(&flow.Match{Key: e.key, Mask: e.wc}, openflow.DefaultPriority, nil)
 	tr.DatapathActions = datapathActions(e.ops)
 	if e.why != 0 {
 		tr.Drop = dropNames[e.why]

@@ -62,7 +62,7 @@ func (b *Bridge) traceRecircs(rs []traceRecirc, depth int) []*TraceRecirc {
 		} else {
 			tr.FinalFlow = recircFlowText(r.rc.id, e.final)
 		}
-		m := ofctl.FormatMatch(&flow.Match{Key: e.key, Mask: *e.mask}, openflow.DefaultPriority, nil)
+		m := ofctl.FormatMatch(&flow.Match{Key: e.key, Mask: e.wc}, openflow.DefaultPriority, nil)
 		tr.Megaflow = fmt.Sprintf("recirc_id=%#x,%s", r.rc.id, m)
 		tr.DatapathActions = datapathActions(e.ops)
 		if e.why != 0 {

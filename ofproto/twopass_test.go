@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"tapestry/openflow"
@@ -70,7 +71,7 @@ func TestTwoPassMatchesOnePass(t *testing.T) {
 				}()
 				want, got := one.out(), two.out()
 				for no := uint32(1); no <= 4; no++ {
-					if !sameFrames(want[no], got[no]) {
+					if !slices.EqualFunc(want[no], got[no], bytes.Equal) {
 						t.Fatalf("round %d (%d frames in on port %d): port %d sent %d frames by the two-pass path, %d by the one-pass path, or different ones",
 							round, len(frames), port, no, len(got[no]), len(want[no]))
 					}
@@ -110,18 +111,6 @@ func randomFrame(rng *rand.Rand) []byte {
 	default:
 		return packet.TCPSegment(src, dst, netip.AddrPortFrom(sip, sport), netip.AddrPortFrom(dip, dport), packet.TCPFlagSYN, nil)
 	}
-}
-
-func sameFrames(a, b [][]byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !bytes.Equal(a[i], b[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // flowCounts lists every flow's match and packet count.

@@ -105,7 +105,6 @@ func (b *Bridge) translateAt(k *flow.Key, id uint8, now int64, mayLearn bool, tr
 		e.ops = slices.Clone(x.ops)
 	}
 	e.wc = x.wc
-	e.mask = &e.wc
 	e.key = k.Masked(&x.wc)
 	if tr != nil {
 		final := x.key
@@ -138,10 +137,7 @@ func (x *xlate) table(id uint8) {
 		var f *Flow
 		if x.first != nil {
 			f = x.first.flow
-			ww, fw := x.wc.Words(), x.first.wc.Words()
-			for i := range ww {
-				ww[i] |= fw[i]
-			}
+			x.wc = x.wc.Or(&x.first.wc)
 			x.first = nil
 		} else {
 			f = x.b.tables[id].lookup(&x.key, &x.wc)
