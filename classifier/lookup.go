@@ -57,22 +57,39 @@ func (c *Classifier[T]) Lookup(k *flow.Key, wc *flow.Mask) *Rule[T] {
 			break
 		}
 		st := e.st
-		// Most subtables fail their first stage's filter; when that stage
-		// is at most three pieces, try it here rather than pay for a call
-		// to scan (see subtable.first). A missing piece has a zero mask
-		// and adds nothing.
+		// Most subtables reject a key at their first stage; when that
+		// stage is at most three pieces, try it here rather than pay for a
+		// call to scan (see subtable.first). A missing piece has a zero
+		// mask and adds nothing.
 		from, h := 0, uint64(0)
-		if p, t := &st.first, st.tab.Load(); st.firstOK && t.nf != 0 {
+		if p, t := &st.first, st.tab.Load(); st.firstOK {
 			h = (kw[p[0].i]&p[0].m)*p[0].k + (kw[p[1].i]&p[1].m)*p[1].k + (kw[p[2].i]&p[2].m)*p[2].k
-			if !t.filt.mayHold(0, finish(h)) {
-				if ww != nil {
-					ww[p[0].i] |= p[0].m
-					ww[p[1].i] |= p[1].m
-					ww[p[2].i] |= p[2].m
+			switch {
+			case t.one.Load():
+				// Every key of t has one first stage (see table.one).
+				if h != t.sum0 {
+					widen3(ww, p)
+					continue
 				}
-				continue
+				from = int(st.ends[0])
+				if q := &st.second; st.secondOK && t.nf > 1 {
+					h += (kw[q[0].i]&q[0].m)*q[0].k + (kw[q[1].i]&q[1].m)*q[1].k + (kw[q[2].i]&q[2].m)*q[2].k
+					if !t.filt.mayHold(1, finish(h)) {
+						widen3(ww, p)
+						widen3(ww, q)
+						continue
+					}
+					from = int(st.ends[1])
+				}
+			case t.nf != 0:
+				if !t.filt.mayHold(0, finish(h)) {
+					widen3(ww, p)
+					continue
+				}
+				from = int(st.ends[0]) // passed: scan goes on from the second stage
+			default:
+				from = int(st.ends[0]) // no filters: scan goes on summing
 			}
-			from = int(st.ends[0]) // passed: scan goes on from the second stage
 		}
 		if st.scan(kw, ww, &next, from, h) {
 			if pend.st != nil {
@@ -90,4 +107,13 @@ func (c *Classifier[T]) Lookup(k *flow.Key, wc *flow.Mask) *Rule[T] {
 		settle(&pend)
 	}
 	return best
+}
+
+// widen3 ORs three pieces' masks into ww, if not nil.
+func widen3(ww *[flow.KeyWords]uint64, p *[3]piece) {
+	if ww != nil {
+		ww[p[0].i] |= p[0].m
+		ww[p[1].i] |= p[1].m
+		ww[p[2].i] |= p[2].m
+	}
 }

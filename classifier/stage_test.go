@@ -308,3 +308,66 @@ func TestBig(t *testing.T) {
 		t.Fatalf("big = %d with no rules", c.big.Load())
 	}
 }
+
+// TestOneFirstStage follows table.one through a subtable's life: set while
+// every key has one dl_type, so that a key with another is rejected at
+// that stage alone (only dl_type in its wildcards); cleared, before the
+// key is visible, by a key with another dl_type; set again by the rebuild
+// after that key is gone. Every step checks the lookups' answers.
+func TestOneFirstStage(t *testing.T) {
+	c := New[string]()
+	ipRule := func(i int) (*Rule[string], *flow.Match) {
+		return rule(t, fmt.Sprintf("dl_type=0x0800,nw_src=10.0.%d.%d", i>>8, i&0xff), 10, fmt.Sprint("ip", i))
+	}
+	for i := range 100 {
+		c.Insert(ipRule(i))
+	}
+	_, m0 := ipRule(0)
+	st := c.subtableFor(&m0.Mask)
+	one := func() bool { return st.tab.Load().one.Load() }
+	if !one() {
+		t.Fatal("one = false with every key's dl_type 0x0800")
+	}
+	arpKey := key(t, "dl_type=0x0806,nw_src=10.0.0.7")
+	var wc flow.Mask
+	if got := name(c.Lookup(&arpKey, &wc)); got != "" {
+		t.Fatalf("ARP key found %q among IPv4 rules", got)
+	}
+	if want := flow.Mask(match(t, "dl_type=0xffff").Key); wc != want {
+		t.Fatalf("ARP key's wildcards %+v, want dl_type alone %+v", wc, want)
+	}
+	ipKey := key(t, "dl_type=0x0800,nw_src=10.0.0.7")
+	if got := name(c.Lookup(&ipKey, nil)); got != "ip7" {
+		t.Fatalf("Lookup(10.0.0.7) = %q, want ip7", got)
+	}
+
+	arp, am := rule(t, "dl_type=0x0806,nw_src=10.0.0.7", 20, "arp")
+	c.Insert(arp, am)
+	if one() {
+		t.Fatal("one = true with dl_types 0x0800 and 0x0806")
+	}
+	if got := name(c.Lookup(&arpKey, nil)); got != "arp" {
+		t.Fatalf("ARP key after inserting its rule: %q, want arp", got)
+	}
+	c.Remove(am, 20)
+	if one() {
+		t.Fatal("one set again by a removal; only a rebuild may set it")
+	}
+	if got := name(c.Lookup(&arpKey, nil)); got != "" {
+		t.Fatalf("ARP key after removing its rule: %q, want none", got)
+	}
+	// Grow the table: the rebuild sees only IPv4 keys.
+	slots := st.tab.Load().slots()
+	for i := 100; st.tab.Load().slots() == slots; i++ {
+		c.Insert(ipRule(i))
+	}
+	if !one() {
+		t.Fatal("one = false after a rebuild of IPv4 keys alone")
+	}
+	if got := name(c.Lookup(&ipKey, nil)); got != "ip7" {
+		t.Fatalf("Lookup(10.0.0.7) after the rebuild = %q, want ip7", got)
+	}
+	if got := name(c.Lookup(&arpKey, nil)); got != "" {
+		t.Fatalf("ARP key after the rebuild: %q, want none", got)
+	}
+}

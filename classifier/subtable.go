@@ -39,9 +39,13 @@ type subtable[T any] struct {
 	tab atomic.Pointer[table[T]]
 	// first holds the pieces of the first stage when there are at most
 	// three (those missing with a zero mask), which lets Lookup try that
-	// stage's filter before calling scan; firstOK says whether it does.
-	first   [3]piece
-	firstOK bool
+	// stage before calling scan; firstOK says whether it does. second is
+	// the same for the second stage, which Lookup tries too when every
+	// key of the table agrees on the first (see table.one).
+	first    [3]piece
+	second   [3]piece
+	firstOK  bool
+	secondOK bool
 	// ver is odd while the writer changes a live slot's rule list head and
 	// rank, which must be read as a pair; a reader that sees it odd or
 	// changed across its reads ranks the rule it got from the rule itself.
@@ -80,6 +84,10 @@ func newSubtable[T any](m *flow.Mask) *subtable[T] {
 	if len(st.ends) > 0 && st.ends[0] <= 3 {
 		copy(st.first[:], st.pieces[:st.ends[0]])
 		st.firstOK = true
+		if len(st.ends) > 2 && st.ends[1]-st.ends[0] <= 3 {
+			copy(st.second[:], st.pieces[st.ends[0]:st.ends[1]])
+			st.secondOK = true
+		}
 	}
 	st.recPos = make([]uint8, len(st.pieces))
 	for j, p := range st.pieces {
@@ -161,6 +169,26 @@ func (st *subtable[T]) hashSig(kw []uint64, part *[numStages]uint64, nf int) uin
 		h += (kw[pos[j]] & ps[j].m) * ps[j].k
 	}
 	return finish(h)
+}
+
+// sum0 returns the plain sum (before finish) over the first stage's pieces
+// of sig-ordered key words kw: what Lookup compares with table.sum0.
+// Writer only.
+func (st *subtable[T]) sum0(kw []uint64) uint64 {
+	ps, pos := st.pieces, st.recPos
+	var h uint64
+	for j := range int(st.ends[0]) {
+		h += (kw[pos[j]] & ps[j].m) * ps[j].k
+	}
+	return h
+}
+
+// admit records in t that a key with sig-ordered words kw is about to be
+// published in it (see table.one). Writer only.
+func (st *subtable[T]) admit(t *table[T], kw []uint64) {
+	if st.firstOK {
+		t.admit(st.sum0(kw))
+	}
 }
 
 // candidate is a slot whose tag matched a lookup's key, not yet confirmed.
@@ -372,12 +400,14 @@ func (st *subtable[T]) insert(r *Rule[T], seq *uint64) (old *Rule[T]) {
 		st.used++
 		st.live++
 		t.filt.add(t.nf, &part)
+		st.admit(t, kw)
 		t.fill(s, tagOf(h), kw, rankOf(r), r)
 		return nil
 	case tomb:
-		// The key's partial hashes are in t's filters already: they went in
-		// when the slot was filled, in t or in the table t was rebuilt from
-		// (a rebuild carries only live slots, and filters never lose bits).
+		// The key's partial hashes are in t's filters already, and t.one
+		// has admitted it: that happened when the slot was filled, in t or
+		// in the table t was rebuilt from (a rebuild carries only live
+		// slots, and filters never lose bits).
 		*seq++
 		r.seq = *seq
 		st.live++
@@ -527,6 +557,7 @@ func (ft *freshTable[T]) place(t *table[T], st *subtable[T], rec []atomic.Uint64
 	}
 	var part [numStages]uint64
 	h := st.hashSig(kw, &part, t.nf)
+	st.admit(t, kw)
 	for s := range t.nf {
 		w, b := t.filt.filterBits(part[s])
 		ft.filt[uint64(s)*t.filt.words+w] |= b

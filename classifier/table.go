@@ -51,6 +51,35 @@ type table[T any] struct {
 	off    uint64                    // word of slot 0's record in recs
 	stride uint64                    // words per record: 1 + the mask's nonzero words
 	big    bool                      // too large for the caches: no filters, huge pages
+
+	// one is set while every key published in the table has the same
+	// first stage, whose pieces then sum to sum0 (see subtable.sum0). A
+	// lookup then compares its own sum with sum0 instead of asking the
+	// first stage's filter, which cannot reject a key that has that one
+	// value and costs a hash and a load to pass it; a key with another
+	// value is rejected exactly, with the same wildcards a filter would
+	// have given. Very common: an "ip" flow's dl_type, a bridge's in_port.
+	// sum0 is written once, before one is first set; a key with another
+	// value clears one, before it is published, for the table's life.
+	one  atomic.Bool
+	sum0 uint64
+	// Writer's state: some key was admitted (seen), and two differed (mixed).
+	seen, mixed bool
+}
+
+// admit records that a key whose first-stage sum is h0 is about to be
+// published in t: the first such key sets one, a different one clears it
+// for good. Writer only; see one.
+func (t *table[T]) admit(h0 uint64) {
+	switch {
+	case t.mixed:
+	case !t.seen:
+		t.seen, t.sum0 = true, h0
+		t.one.Store(true)
+	case h0 != t.sum0:
+		t.mixed = true
+		t.one.Store(false)
+	}
 }
 
 // line is one slot of a big table whose records are at most lineWords
