@@ -25,6 +25,12 @@ import "tapestry/flow"
 // the candidate subtable's lowest priority settles it first. Waiting can
 // only widen the wildcards by subtables the early exit might have skipped,
 // never change the answer.
+//
+// Most subtables reject a key at their first stage. sift runs through
+// those in a loop of its own, which calls nothing and so keeps its state
+// in registers (Go's calling convention saves none across a call); the
+// loop here, with its calls to scan and settle, runs once per subtable
+// that needs more.
 func (c *Classifier[T]) Lookup(k *flow.Key, wc *flow.Mask) *Rule[T] {
 	kw := k.Words()
 	var ww *[flow.KeyWords]uint64
@@ -40,58 +46,37 @@ func (c *Classifier[T]) Lookup(k *flow.Key, wc *flow.Mask) *Rule[T] {
 	}
 	var pend, next candidate[T]
 	entries := c.list.Load().entries
-	for i := range entries {
-		e := &entries[i]
-		maxPri := e.maxPri.Load()
-		// A candidate found earlier stays unconfirmed while its record
-		// loads, as long as e must be probed whatever it turns out to be:
-		// that is while e may hold rules as good as the candidate's
-		// subtable's worst. Otherwise confirm it now, for the early exit.
-		if pend.st != nil && maxPri < pend.st.minPri.Load() {
-			settle(&pend)
-			pend.st = nil
-		}
-		// A subtable can only win with a higher priority, or with an equal
-		// priority and an earlier insertion, so probing ends below best.
-		if best != nil && maxPri < uint32(bestRank>>seqBits) {
+	// Below thr, a subtable's max priority calls for one of the two
+	// decisions below; sift leaves such a subtable to this loop.
+	thr := uint32(0)
+	for i := 0; ; i++ {
+		var from int
+		var h uint64
+		i, from, h = sift(entries, i, kw, ww, thr)
+		if i == len(entries) {
 			break
 		}
-		st := e.st
-		// Most subtables reject a key at their first stage; when that
-		// stage is at most three pieces, try it here rather than pay for a
-		// call to scan (see subtable.first). A missing piece has a zero
-		// mask and adds nothing.
-		from, h := 0, uint64(0)
-		if p, t := &st.first, st.tab.Load(); st.firstOK {
-			h = (kw[p[0].i]&p[0].m)*p[0].k + (kw[p[1].i]&p[1].m)*p[1].k + (kw[p[2].i]&p[2].m)*p[2].k
-			switch {
-			case t.one.Load():
-				// Every key of t has one first stage (see table.one).
-				if h != t.sum0 {
-					widen3(ww, p)
-					continue
-				}
-				from = int(st.ends[0])
-				if q := &st.second; st.secondOK && t.nf > 1 {
-					h += (kw[q[0].i]&q[0].m)*q[0].k + (kw[q[1].i]&q[1].m)*q[1].k + (kw[q[2].i]&q[2].m)*q[2].k
-					if !t.filt.mayHold(1, finish(h)) {
-						widen3(ww, p)
-						widen3(ww, q)
-						continue
-					}
-					from = int(st.ends[1])
-				}
-			case t.nf != 0:
-				if !t.filt.mayHold(0, finish(h)) {
-					widen3(ww, p)
-					continue
-				}
-				from = int(st.ends[0]) // passed: scan goes on from the second stage
-			default:
-				from = int(st.ends[0]) // no filters: scan goes on summing
+		e := &entries[i]
+		if from < 0 {
+			maxPri := e.maxPri.Load()
+			// A candidate found earlier stays unconfirmed while its record
+			// loads, as long as e must be probed whatever it turns out to
+			// be: that is while e may hold rules as good as the
+			// candidate's subtable's worst. Otherwise confirm it now, for
+			// the early exit.
+			if pend.st != nil && maxPri < pend.st.minPri.Load() {
+				settle(&pend)
+				pend.st = nil
 			}
+			// A subtable can only win with a higher priority, or with an
+			// equal priority and an earlier insertion, so probing ends
+			// below best.
+			if best != nil && maxPri < uint32(bestRank>>seqBits) {
+				break
+			}
+			from, h = 0, 0
 		}
-		if st.scan(kw, ww, &next, from, h) {
+		if e.st.scan(kw, ww, &next, from, h) {
 			if pend.st != nil {
 				settle(&pend)
 			}
@@ -102,11 +87,70 @@ func (c *Classifier[T]) Lookup(k *flow.Key, wc *flow.Mask) *Rule[T] {
 			next.t.touch(next.slot)
 			pend = next
 		}
+		thr = 0
+		if pend.st != nil {
+			thr = pend.st.minPri.Load()
+		}
+		if best != nil {
+			thr = max(thr, uint32(bestRank>>seqBits))
+		}
 	}
 	if pend.st != nil {
 		settle(&pend)
 	}
 	return best
+}
+
+// sift goes through entries from i on and returns the index of the first
+// one that a lookup of kw must look at further, or len(entries): with from
+// -1 if its max priority is below thr, and otherwise with the place in its
+// pieces where scan goes on and the hash so far (see scan). The subtables
+// it passes over rejected kw at their first or second stage; it ORs what
+// they read into ww, if not nil.
+//
+// A first stage of at most three pieces is tried here (see subtable.first;
+// a missing piece has a zero mask and adds nothing). When every key of
+// the table has the same first stage (see table.one), a comparison
+// replaces the filter and the second stage is tried too.
+func sift[T any](entries []listEntry[T], i int, kw, ww *[flow.KeyWords]uint64, thr uint32) (int, int, uint64) {
+	for ; i < len(entries); i++ {
+		e := &entries[i]
+		if e.maxPri.Load() < thr {
+			return i, -1, 0
+		}
+		st := e.st
+		if !st.firstOK {
+			return i, 0, 0
+		}
+		t := st.tab.Load()
+		p := &st.first
+		h := (kw[p[0].i]&p[0].m)*p[0].k + (kw[p[1].i]&p[1].m)*p[1].k + (kw[p[2].i]&p[2].m)*p[2].k
+		switch {
+		case t.one.Load():
+			if h != t.sum0 {
+				widen3(ww, p)
+				continue
+			}
+			q := &st.second
+			if !st.secondOK || t.nf < 2 {
+				return i, int(st.ends[0]), h
+			}
+			h += (kw[q[0].i]&q[0].m)*q[0].k + (kw[q[1].i]&q[1].m)*q[1].k + (kw[q[2].i]&q[2].m)*q[2].k
+			if t.filt.mayHold(1, finish(h)) {
+				return i, int(st.ends[1]), h
+			}
+			widen3(ww, p)
+			widen3(ww, q)
+		case t.nf != 0:
+			if t.filt.mayHold(0, finish(h)) {
+				return i, int(st.ends[0]), h // scan goes on from the second stage
+			}
+			widen3(ww, p)
+		default:
+			return i, int(st.ends[0]), h // no filters: scan goes on summing
+		}
+	}
+	return i, 0, 0
 }
 
 // widen3 ORs three pieces' masks into ww, if not nil.
