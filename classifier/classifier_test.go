@@ -106,11 +106,18 @@ func TestLookupWildcards(t *testing.T) {
 		{[]ruleSpec{{"nw_dst=10.0.0.0/8", 5, "b"}, {"nw_dst=10.1.0.0/16", 6, "c"}}, "nw_dst=10.2.0.1", "nw_dst=255.255.0.0"},
 		// Staged lookup: a subtable rejected by its in_port stage costs only in_port.
 		{[]ruleSpec{{"in_port=1,nw_dst=10.0.0.1", 10, "a"}}, "in_port=2,nw_dst=10.0.0.1", "in_port=0xffffffff"},
-		{[]ruleSpec{{"in_port=1,nw_dst=10.0.0.1", 10, "a"}}, "in_port=1,nw_dst=10.0.0.2", "in_port=0xffffffff,nw_dst=255.255.255.255"},
-		{[]ruleSpec{{"in_port=1,dl_dst=00:00:00:00:00:01,tp_dst=80", 10, "a"}}, "in_port=1,dl_dst=00:00:00:00:00:02,tp_dst=80", "in_port=0xffffffff,dl_dst=ff:ff:ff:ff:ff:ff"},
+		// With one rule, every stage has one value (see table.uni): a
+		// stage that differs is rejected on its own bits alone.
+		{[]ruleSpec{{"in_port=1,nw_dst=10.0.0.1", 10, "a"}}, "in_port=1,nw_dst=10.0.0.2", "nw_dst=255.255.255.255"},
+		{[]ruleSpec{{"in_port=1,dl_dst=00:00:00:00:00:01,tp_dst=80", 10, "a"}}, "in_port=1,dl_dst=00:00:00:00:00:02,tp_dst=80", "dl_dst=ff:ff:ff:ff:ff:ff"},
+		// Two values per stage: the filters decide, on the stages so far.
+		{[]ruleSpec{{"in_port=1,nw_dst=10.0.0.1", 10, "a"}, {"in_port=2,nw_dst=10.0.0.9", 10, "b"}}, "in_port=3,nw_dst=10.0.0.1", "in_port=0xffffffff"},
+		{[]ruleSpec{{"in_port=1,nw_dst=10.0.0.1", 10, "a"}, {"in_port=2,nw_dst=10.0.0.9", 10, "b"}}, "in_port=1,nw_dst=10.0.0.2", "in_port=0xffffffff,nw_dst=255.255.255.255"},
+		{[]ruleSpec{{"in_port=1,dl_dst=00:00:00:00:00:01,tp_dst=80", 10, "a"}, {"in_port=2,dl_dst=00:00:00:00:00:03,tp_dst=81", 10, "b"}}, "in_port=1,dl_dst=00:00:00:00:00:02,tp_dst=80", "in_port=0xffffffff,dl_dst=ff:ff:ff:ff:ff:ff"},
 		// A first stage of two pieces, rejected before scan (see Lookup).
 		{[]ruleSpec{{"in_port=1,metadata=5,nw_dst=10.0.0.1", 10, "a"}}, "in_port=1,metadata=6,nw_dst=10.0.0.1", "in_port=0xffffffff,metadata=0xffffffffffffffff"},
-		{[]ruleSpec{{"in_port=1,metadata=5,nw_dst=10.0.0.1", 10, "a"}}, "in_port=1,metadata=5,nw_dst=10.0.0.2", "in_port=0xffffffff,metadata=0xffffffffffffffff,nw_dst=255.255.255.255"},
+		{[]ruleSpec{{"in_port=1,metadata=5,nw_dst=10.0.0.1", 10, "a"}}, "in_port=1,metadata=5,nw_dst=10.0.0.2", "nw_dst=255.255.255.255"},
+		{[]ruleSpec{{"in_port=1,metadata=5,nw_dst=10.0.0.1", 10, "a"}, {"in_port=1,metadata=7,nw_dst=10.0.0.9", 10, "b"}}, "in_port=1,metadata=5,nw_dst=10.0.0.2", "in_port=0xffffffff,metadata=0xffffffffffffffff,nw_dst=255.255.255.255"},
 		{[]ruleSpec{{"in_port=1,dl_dst=00:00:00:00:00:01,tp_dst=80", 10, "a"}}, "in_port=1,dl_dst=00:00:00:00:00:01,tp_dst=80", "in_port=0xffffffff,dl_dst=ff:ff:ff:ff:ff:ff,tp_dst=0xffff"},
 	}
 	for _, tt := range tests {

@@ -103,15 +103,15 @@ func (c *Classifier[T]) Lookup(k *flow.Key, wc *flow.Mask) *Rule[T] {
 
 // sift goes through entries from i on and returns the index of the first
 // one that a lookup of kw must look at further, or len(entries): with from
-// -1 if its max priority is below thr, and otherwise with the place in its
-// pieces where scan goes on and the hash so far (see scan). The subtables
-// it passes over rejected kw at their first or second stage; it ORs what
-// they read into ww, if not nil.
+// -1 if its max priority is below thr, and otherwise with the end of the
+// stages it hashed and their sum, where scan goes on (see scan). The
+// subtables it passes over rejected kw at their first or second stage; it
+// ORs what they read into ww, if not nil.
 //
-// A first stage of at most three pieces is tried here (see subtable.first;
-// a missing piece has a zero mask and adds nothing). When every key of
-// the table has the same first stage (see table.one), a comparison
-// replaces the filter and the second stage is tried too.
+// It tries the first two stages when they are of at most three pieces
+// each (see subtable.first; a missing piece has a zero mask and adds
+// nothing), by comparison when the table's keys all have one value there
+// (see table.uni), else by filter.
 func sift[T any](entries []listEntry[T], i int, kw, ww *[flow.KeyWords]uint64, thr uint32) (int, int, uint64) {
 	for ; i < len(entries); i++ {
 		e := &entries[i]
@@ -125,30 +125,38 @@ func sift[T any](entries []listEntry[T], i int, kw, ww *[flow.KeyWords]uint64, t
 		t := st.tab.Load()
 		p := &st.first
 		h := (kw[p[0].i]&p[0].m)*p[0].k + (kw[p[1].i]&p[1].m)*p[1].k + (kw[p[2].i]&p[2].m)*p[2].k
+		uni := t.uni.Load()
 		switch {
-		case t.one.Load():
-			if h != t.sum0 {
+		case uni&1 != 0:
+			if h != t.usum[0] {
 				widen3(ww, p)
 				continue
 			}
-			q := &st.second
-			if !st.secondOK || t.nf < 2 {
-				return i, int(st.ends[0]), h
-			}
-			h += (kw[q[0].i]&q[0].m)*q[0].k + (kw[q[1].i]&q[1].m)*q[1].k + (kw[q[2].i]&q[2].m)*q[2].k
-			if t.filt.mayHold(1, finish(h)) {
-				return i, int(st.ends[1]), h
-			}
-			widen3(ww, p)
-			widen3(ww, q)
 		case t.nf != 0:
-			if t.filt.mayHold(0, finish(h)) {
-				return i, int(st.ends[0]), h // scan goes on from the second stage
+			if !t.filt.mayHold(0, finish(h)) {
+				widen3(ww, p)
+				continue
 			}
-			widen3(ww, p)
-		default:
-			return i, int(st.ends[0]), h // no filters: scan goes on summing
 		}
+		if !st.secondOK {
+			return i, int(st.ends[0]), h
+		}
+		q := &st.second
+		h1 := (kw[q[0].i]&q[0].m)*q[0].k + (kw[q[1].i]&q[1].m)*q[1].k + (kw[q[2].i]&q[2].m)*q[2].k
+		switch {
+		case uni&2 != 0:
+			if h1 != t.usum[1] {
+				widen3(ww, q)
+				continue
+			}
+		case t.nf > 1:
+			if !t.filt.mayHold(1, finish(h+h1)) {
+				widen3(ww, p)
+				widen3(ww, q)
+				continue
+			}
+		}
+		return i, int(st.ends[1]), h + h1
 	}
 	return i, 0, 0
 }

@@ -309,26 +309,28 @@ func TestBig(t *testing.T) {
 	}
 }
 
-// TestOneFirstStage follows table.one through a subtable's life: set while
-// every key has one dl_type, so that a key with another is rejected at
-// that stage alone (only dl_type in its wildcards); cleared, before the
-// key is visible, by a key with another dl_type; set again by the rebuild
-// after that key is gone. Every step checks the lookups' answers.
-func TestOneFirstStage(t *testing.T) {
+// TestUniformStages follows table.uni through a subtable's life. Its
+// rules match in_port (stage 0), dl_type (stage 1) and nw_src (stage 2),
+// with one dl_type: stage 1 is uniform, so a key with another dl_type is
+// rejected there with dl_type alone in its wildcards, even when its
+// in_port is one the rules have. A key with another dl_type clears the
+// bit, before the key is visible; a removal leaves it clear; the rebuild
+// after that key is gone sets it again. Every step checks the answers.
+func TestUniformStages(t *testing.T) {
 	c := New[string]()
 	ipRule := func(i int) (*Rule[string], *flow.Match) {
-		return rule(t, fmt.Sprintf("dl_type=0x0800,nw_src=10.0.%d.%d", i>>8, i&0xff), 10, fmt.Sprint("ip", i))
+		return rule(t, fmt.Sprintf("in_port=%d,dl_type=0x0800,nw_src=10.0.%d.%d", i%4, i>>8, i&0xff), 10, fmt.Sprint("ip", i))
 	}
 	for i := range 100 {
 		c.Insert(ipRule(i))
 	}
 	_, m0 := ipRule(0)
 	st := c.subtableFor(&m0.Mask)
-	one := func() bool { return st.tab.Load().one.Load() }
-	if !one() {
-		t.Fatal("one = false with every key's dl_type 0x0800")
+	uni := func() uint32 { return st.tab.Load().uni.Load() }
+	if got := uni(); got != 0b010 {
+		t.Fatalf("uni = %03b with 4 in_ports, one dl_type, 100 nw_srcs; want 010", got)
 	}
-	arpKey := key(t, "dl_type=0x0806,nw_src=10.0.0.7")
+	arpKey := key(t, "in_port=3,dl_type=0x0806,nw_src=10.0.0.7")
 	var wc flow.Mask
 	if got := name(c.Lookup(&arpKey, &wc)); got != "" {
 		t.Fatalf("ARP key found %q among IPv4 rules", got)
@@ -336,22 +338,22 @@ func TestOneFirstStage(t *testing.T) {
 	if want := flow.Mask(match(t, "dl_type=0xffff").Key); wc != want {
 		t.Fatalf("ARP key's wildcards %+v, want dl_type alone %+v", wc, want)
 	}
-	ipKey := key(t, "dl_type=0x0800,nw_src=10.0.0.7")
+	ipKey := key(t, "in_port=3,dl_type=0x0800,nw_src=10.0.0.7")
 	if got := name(c.Lookup(&ipKey, nil)); got != "ip7" {
 		t.Fatalf("Lookup(10.0.0.7) = %q, want ip7", got)
 	}
 
-	arp, am := rule(t, "dl_type=0x0806,nw_src=10.0.0.7", 20, "arp")
+	arp, am := rule(t, "in_port=3,dl_type=0x0806,nw_src=10.0.0.7", 20, "arp")
 	c.Insert(arp, am)
-	if one() {
-		t.Fatal("one = true with dl_types 0x0800 and 0x0806")
+	if got := uni(); got != 0 {
+		t.Fatalf("uni = %03b with dl_types 0x0800 and 0x0806, want 000", got)
 	}
 	if got := name(c.Lookup(&arpKey, nil)); got != "arp" {
 		t.Fatalf("ARP key after inserting its rule: %q, want arp", got)
 	}
 	c.Remove(am, 20)
-	if one() {
-		t.Fatal("one set again by a removal; only a rebuild may set it")
+	if got := uni(); got != 0 {
+		t.Fatalf("uni = %03b after a removal; only a rebuild may set bits", got)
 	}
 	if got := name(c.Lookup(&arpKey, nil)); got != "" {
 		t.Fatalf("ARP key after removing its rule: %q, want none", got)
@@ -361,13 +363,32 @@ func TestOneFirstStage(t *testing.T) {
 	for i := 100; st.tab.Load().slots() == slots; i++ {
 		c.Insert(ipRule(i))
 	}
-	if !one() {
-		t.Fatal("one = false after a rebuild of IPv4 keys alone")
+	if got := uni(); got != 0b010 {
+		t.Fatalf("uni = %03b after a rebuild of IPv4 keys alone, want 010", got)
 	}
 	if got := name(c.Lookup(&ipKey, nil)); got != "ip7" {
 		t.Fatalf("Lookup(10.0.0.7) after the rebuild = %q, want ip7", got)
 	}
 	if got := name(c.Lookup(&arpKey, nil)); got != "" {
 		t.Fatalf("ARP key after the rebuild: %q, want none", got)
+	}
+
+	// One rule: every stage is uniform, and a lookup compares each.
+	c1 := New[string]()
+	c1.Insert(rule(t, "in_port=5,dl_type=0x0800,nw_src=10.9.9.9", 1, "only"))
+	for _, tt := range []struct{ key, want, wc string }{
+		{"in_port=5,dl_type=0x0800,nw_src=10.9.9.9", "only", "in_port=0xffffffff,dl_type=0xffff,nw_src=255.255.255.255"},
+		{"in_port=6,dl_type=0x0800,nw_src=10.9.9.9", "", "in_port=0xffffffff"},
+		{"in_port=5,dl_type=0x86dd", "", "dl_type=0xffff"},
+		{"in_port=5,dl_type=0x0800,nw_src=10.9.9.8", "", "nw_src=255.255.255.255"},
+	} {
+		k := key(t, tt.key)
+		var wc flow.Mask
+		if got := name(c1.Lookup(&k, &wc)); got != tt.want {
+			t.Errorf("one rule: Lookup(%s) = %q, want %q", tt.key, got, tt.want)
+		}
+		if want := flow.Mask(match(t, tt.wc).Key); wc != want {
+			t.Errorf("one rule: Lookup(%s) wildcards %+v, want %+v", tt.key, wc, want)
+		}
 	}
 }

@@ -39,9 +39,8 @@ type subtable[T any] struct {
 	tab atomic.Pointer[table[T]]
 	// first holds the pieces of the first stage when there are at most
 	// three (those missing with a zero mask), which lets Lookup try that
-	// stage before calling scan; firstOK says whether it does. second is
-	// the same for the second stage, which Lookup tries too when every
-	// key of the table agrees on the first (see table.one).
+	// stage before calling scan (see sift); firstOK says whether it does.
+	// second is the same for the second stage, which sift tries next.
 	first    [3]piece
 	second   [3]piece
 	firstOK  bool
@@ -84,7 +83,7 @@ func newSubtable[T any](m *flow.Mask) *subtable[T] {
 	if len(st.ends) > 0 && st.ends[0] <= 3 {
 		copy(st.first[:], st.pieces[:st.ends[0]])
 		st.firstOK = true
-		if len(st.ends) > 2 && st.ends[1]-st.ends[0] <= 3 {
+		if len(st.ends) > 1 && st.ends[1]-st.ends[0] <= 3 {
 			copy(st.second[:], st.pieces[st.ends[0]:st.ends[1]])
 			st.secondOK = true
 		}
@@ -171,24 +170,18 @@ func (st *subtable[T]) hashSig(kw []uint64, part *[numStages]uint64, nf int) uin
 	return finish(h)
 }
 
-// sum0 returns the plain sum (before finish) over the first stage's pieces
-// of sig-ordered key words kw: what Lookup compares with table.sum0.
-// Writer only.
-func (st *subtable[T]) sum0(kw []uint64) uint64 {
-	ps, pos := st.pieces, st.recPos
-	var h uint64
-	for j := range int(st.ends[0]) {
-		h += (kw[pos[j]] & ps[j].m) * ps[j].k
-	}
-	return h
-}
-
-// admit records in t that a key with sig-ordered words kw is about to be
-// published in it (see table.one). Writer only.
+// admit records in t the stages' own sums (see table.uni) of a key, with
+// sig-ordered words kw, about to be published in it. Writer only.
 func (st *subtable[T]) admit(t *table[T], kw []uint64) {
-	if st.firstOK {
-		t.admit(st.sum0(kw))
+	var sums [numStages]uint64
+	ps, pos := st.pieces, st.recPos
+	j := 0
+	for s, end := range st.ends {
+		for ; j < int(end); j++ {
+			sums[s] += (kw[pos[j]] & ps[j].m) * ps[j].k
+		}
 	}
+	t.admit(&sums, len(st.ends))
 }
 
 // candidate is a slot whose tag matched a lookup's key, not yet confirmed.
@@ -201,37 +194,41 @@ type candidate[T any] struct {
 }
 
 // scan looks for k in st as far as the tags go: it hashes k stage by stage,
-// gives up at the first stage whose filter rules out every key of st (see
-// stage.go), and otherwise scans the tag words eight slots at a time from
-// k's home slot. It returns true with the first slot whose tag matches in
-// c, and ORs into ww (if not nil) the bits it read. Safe for concurrent
-// use with the writer.
+// gives up at the first stage that rules out every key of st, by its
+// filter or by the one value all keys have there (see stage.go and
+// table.uni), and otherwise scans the tag words eight slots at a time
+// from k's home slot. It returns true with the first slot whose tag
+// matches in c, and ORs into ww (if not nil) the bits it read. Safe for
+// concurrent use with the writer.
 //
-// The caller may have hashed the pieces before from and found their sum,
-// h, in the filters already (Lookup does the first stage itself): the
-// hash is a plain sum over pieces, so scan goes on from there, with this
-// table or a newer one.
+// The caller may have hashed the stages before from (the end of a stage)
+// and found their sum, h, no reason to reject k (sift does the first
+// stages itself): the hash is a plain sum over pieces, so scan goes on
+// from there, with this table or a newer one.
 func (st *subtable[T]) scan(kw, ww *[flow.KeyWords]uint64, c *candidate[T], from int, h uint64) bool {
 	v := st.ver.Load()
 	t := st.tab.Load()
 	ps := st.pieces
-	nf := t.nf
-	if nf == 0 {
-		// No filters (a big table, or one stage): a plain sum.
-		for j := from; j < len(ps); j++ {
-			h += (kw[ps[j].i] & ps[j].m) * ps[j].k
+	nf, uni := t.nf, t.uni.Load()
+	hs, js := h, from // the sum and the piece where the stage began
+	for j := from; j < len(ps); j++ {
+		p := &ps[j]
+		h += (kw[p.i] & p.m) * p.k
+		// Only the last piece of a stage has a stage number; of those,
+		// only stages below nf have a filter (the last one never does).
+		if p.stage < 0 {
+			continue
 		}
-	} else {
-		for j := from; j < len(ps); j++ {
-			p := &ps[j]
-			h += (kw[p.i] & p.m) * p.k
-			// Only the last piece of a filtered stage has a stage below
-			// nf: the others have -1, and the last stage has no filter.
-			if uint(p.stage) < uint(nf) && !t.filt.mayHold(p.stage, finish(h)) {
-				widen(ww, ps[:j+1])
+		if uni>>p.stage&1 != 0 {
+			if h-hs != t.usum[p.stage] {
+				widen(ww, ps[js:j+1])
 				return false
 			}
+		} else if p.stage < nf && !t.filt.mayHold(p.stage, finish(h)) {
+			widen(ww, ps[:j+1])
+			return false
 		}
+		hs, js = h, j+1
 	}
 	widen(ww, ps)
 	h = finish(h)
@@ -404,7 +401,7 @@ func (st *subtable[T]) insert(r *Rule[T], seq *uint64) (old *Rule[T]) {
 		t.fill(s, tagOf(h), kw, rankOf(r), r)
 		return nil
 	case tomb:
-		// The key's partial hashes are in t's filters already, and t.one
+		// The key's partial hashes are in t's filters already, and t.uni
 		// has admitted it: that happened when the slot was filled, in t or
 		// in the table t was rebuilt from (a rebuild carries only live
 		// slots, and filters never lose bits).

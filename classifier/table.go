@@ -52,33 +52,44 @@ type table[T any] struct {
 	stride uint64                    // words per record: 1 + the mask's nonzero words
 	big    bool                      // too large for the caches: no filters, huge pages
 
-	// one is set while every key published in the table has the same
-	// first stage, whose pieces then sum to sum0 (see subtable.sum0). A
-	// lookup then compares its own sum with sum0 instead of asking the
-	// first stage's filter, which cannot reject a key that has that one
-	// value and costs a hash and a load to pass it; a key with another
-	// value is rejected exactly, with the same wildcards a filter would
-	// have given. Very common: an "ip" flow's dl_type, a bridge's in_port.
-	// sum0 is written once, before one is first set; a key with another
-	// value clears one, before it is published, for the table's life.
-	one  atomic.Bool
-	sum0 uint64
-	// Writer's state: some key was admitted (seen), and two differed (mixed).
-	seen, mixed bool
+	// Bit s of uni is set while every key published in the table has the
+	// same value in stage s (see stage.go), and usum[s] is then the sum
+	// of that stage's own pieces (not the running hash: the sum from the
+	// stage's first piece to its last). A lookup then compares its own
+	// sum with usum[s] instead of asking the stage's filter. A filter
+	// cannot reject a key that has the one value, and costs a hash and a
+	// load, often a cache miss, to pass it; a compare costs neither, and
+	// rejects a key with another value exactly, on that stage's bits
+	// alone. Very common: dl_type in "ip" flows, in_port on a bridge with
+	// one uplink, a register a pipeline sets to one value per table.
+	// usum is written once, before uni is first set; a key with another
+	// value in a stage clears its bit for the table's life, before the key
+	// is published.
+	uni  atomic.Uint32
+	usum [numStages]uint64
+	// Writer's state: some key was admitted (seen), and the stages in
+	// which two keys differed (mixed).
+	seen  bool
+	mixed uint32
 }
 
-// admit records that a key whose first-stage sum is h0 is about to be
-// published in t: the first such key sets one, a different one clears it
-// for good. Writer only; see one.
-func (t *table[T]) admit(h0 uint64) {
-	switch {
-	case t.mixed:
-	case !t.seen:
-		t.seen, t.sum0 = true, h0
-		t.one.Store(true)
-	case h0 != t.sum0:
-		t.mixed = true
-		t.one.Store(false)
+// admit records that a key whose stages' own sums are sums[:n] is about
+// to be published in t. Writer only; see uni.
+func (t *table[T]) admit(sums *[numStages]uint64, n int) {
+	if !t.seen {
+		t.seen, t.usum = true, *sums
+		t.uni.Store(1<<n - 1)
+		return
+	}
+	var m uint32
+	for s := range n {
+		if sums[s] != t.usum[s] {
+			m |= 1 << s
+		}
+	}
+	if m&^t.mixed != 0 {
+		t.mixed |= m
+		t.uni.Store((1<<n - 1) &^ t.mixed)
 	}
 }
 
