@@ -1,9 +1,13 @@
 package classifier
 
 import (
+	"bufio"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
 	"syscall"
 	"testing"
@@ -200,6 +204,9 @@ func BenchmarkLookup20Masks(b *testing.B) {
 		c := New[int]()
 		insertAll(c, rules, ms)
 		hits, misses := hitKeys(rng, ms, 1<<16), missKeys(rng, 1<<16)
+		if dir := os.Getenv("TAPESTRY_CLS_WORKLOAD"); dir != "" {
+			writeWorkload(b, dir, pn, rules, ms, hits, misses)
+		}
 		b.Run(pn+"/hit", func(b *testing.B) { benchLookup(b, c, hits, true) })
 		b.Run(pn+"/miss", func(b *testing.B) { benchLookup(b, c, misses, false) })
 		b.Run(pn+"/hit-batch32", func(b *testing.B) { benchBatch(b, c, hits, masks, 32, true) })
@@ -331,4 +338,75 @@ func cpuTime() time.Duration {
 
 func reportCPU(b *testing.B, start time.Duration) {
 	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+}
+
+// workloadFields are the fields benchMasks use, by their ovs-fields(7)
+// names: all that a lookup of these rules can depend on.
+var workloadFields = []string{
+	"in_port", "metadata",
+	"reg0", "reg1", "reg2", "reg3", "reg4", "reg5", "reg6", "reg7",
+	"reg8", "reg9", "reg10", "reg11", "reg12", "reg13", "reg14", "reg15",
+	"dl_dst", "dl_type", "vlan_tci", "nw_src", "nw_dst", "nw_proto", "tp_src", "tp_dst",
+}
+
+// writeWorkload writes a BenchmarkLookup20Masks workload into dir, so
+// that bench/classifier-ovs.sh can load the very same rules and keys into
+// Open vSwitch's classifier: NAME-rules.txt has a line per rule, its
+// priority then field=value/mask for every field its mask touches;
+// NAME-hit.txt and NAME-miss.txt have a line per key, field=value for
+// every field of workloadFields. Values and masks are big-endian hex of
+// the field's width, with 0x.
+func writeWorkload(b *testing.B, dir, name string, rules []Rule[int], ms []flow.Match, hits, misses []flow.Key) {
+	fields := make([]flow.Field, len(workloadFields))
+	for i, n := range workloadFields {
+		f, ok := flow.Lookup(n)
+		if !ok {
+			b.Fatalf("workload field %q unknown", n)
+		}
+		fields[i] = f
+	}
+	hexOf := func(f flow.Field, v flow.Value) string {
+		return "0x" + hex.EncodeToString(v[16-f.Bytes():])
+	}
+	write := func(file string, lines func(w *bufio.Writer)) {
+		fh, err := os.Create(filepath.Join(dir, file))
+		if err != nil {
+			b.Fatal(err)
+		}
+		w := bufio.NewWriter(fh)
+		lines(w)
+		if err := w.Flush(); err != nil {
+			b.Fatal(err)
+		}
+		if err := fh.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	write(name+"-rules.txt", func(w *bufio.Writer) {
+		var zero flow.Value
+		for i := range rules {
+			fmt.Fprint(w, rules[i].Priority)
+			for _, f := range fields {
+				if v, m := ms[i].Get(f); m != zero {
+					fmt.Fprintf(w, " %s=%s/%s", f, hexOf(f, v), hexOf(f, m))
+				}
+			}
+			fmt.Fprintln(w)
+		}
+	})
+	keys := func(ks []flow.Key) func(w *bufio.Writer) {
+		return func(w *bufio.Writer) {
+			for i := range ks {
+				for j, f := range fields {
+					if j > 0 {
+						w.WriteByte(' ')
+					}
+					fmt.Fprintf(w, "%s=%s", f, hexOf(f, f.Get(&ks[i])))
+				}
+				fmt.Fprintln(w)
+			}
+		}
+	}
+	write(name+"-hit.txt", keys(hits))
+	write(name+"-miss.txt", keys(misses))
 }
