@@ -26,6 +26,13 @@ import (
 // filter would have saved. Removing a rule clears no bits (a filter cannot
 // tell whose bits they are); rebuilding the table rebuilds its filters.
 //
+// A stage in which every key of a table has the same value (dl_type in a
+// subtable of "ip" flows, in_port on a bridge with one uplink) needs no
+// filter: the table keeps that value's sum (table.uni), and a lookup
+// compares instead, which costs no load and rejects exactly, on the
+// stage's own bits alone, so a packet with another dl_type leaves a
+// megaflow that matches only dl_type for that subtable.
+//
 // Big tables (see bigSlots) have no filters: their probe is dominated by
 // cache misses, which a filter would add to rather than save. Their dense
 // tag array (1 byte a slot) is the filter that stays in the caches, and a
