@@ -10,8 +10,9 @@
 # even for the fastest case) lookups per OVS run, one lookup thread on each side.
 #
 # What is compared: 100,000 rules over 20 masks, priorities random
-# ("randprio": every subtable is probed) or one band per mask ("bymask");
-# 65,536 keys that each match a rule ("hit") or none ("miss"), cycled through
+# ("randprio": every subtable is probed) or one band per mask ("bymask"),
+# and 1,000,000 exact 5-tuple-plus-in_port rules ("exact1m",
+# BenchmarkLookupExact1M); 65,536 keys that each match a rule ("hit") or none ("miss"), cycled through
 # in order; one wildcard mask for the whole run, never cleared, that every
 # lookup ORs into. ns/lookup is wall time over the timed loop; insertion is
 # not timed. OVS's classifier is set up as ovs-vswitchd sets up an OpenFlow
@@ -69,23 +70,27 @@ fi
 command -v go >/dev/null || PATH=$PATH:/usr/local/go/bin
 rm -rf "$TMP"; mkdir -p "$TMP/wl"
 (cd "$ROOT" && go test -c -o "$TMP/classifier.test" ./classifier)
-# One iteration of one case: the benchmark writes both workloads first.
-(cd "$ROOT/classifier" && TAPESTRY_CLS_WORKLOAD=$TMP/wl "$TMP/classifier.test" \
-  -test.run '^$' -test.bench 'Lookup20Masks/randprio/hit$' -test.benchtime 1x >"$TMP/workload.log")
-for w in randprio bymask; do
+# One iteration of one case each: the benchmarks write their workloads first.
+for b in 'Lookup20Masks/randprio/hit$' 'LookupExact1M/hit$'; do
+  (cd "$ROOT/classifier" && TAPESTRY_CLS_WORKLOAD=$TMP/wl "$TMP/classifier.test" \
+    -test.run '^$' -test.bench "$b" -test.benchtime 1x >>"$TMP/workload.log")
+done
+for w in randprio bymask exact1m; do
   for f in rules hit miss; do
     [ -s "$TMP/wl/$w-$f.txt" ] || { echo "$0: workload file $w-$f.txt missing" >&2; exit 1; }
   done
 done
 
-cases=(randprio/hit randprio/miss bymask/hit bymask/miss)
+cases=(randprio/hit randprio/miss bymask/hit bymask/miss exact1m/hit exact1m/miss)
 load() { cut -d' ' -f1 /proc/loadavg; }
 median() { tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{v[NR]=$1} END{print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 kv() { tr ' ' '\n' | awk -F= -v k="$1" '$1==k{print $2}'; }
-# "randprio/hit ns cpu_ns" per case, from `go test -bench` output.
+# "randprio/hit ns cpu_ns" per case, from `go test -bench` output
+# (BenchmarkLookupExact1M's cases become exact1m/...).
 parse_go() {
-  awk '$1 ~ /^BenchmarkLookup20Masks\// {
-         n=$1; sub(/^BenchmarkLookup20Masks\//, "", n); sub(/-[0-9]+$/, "", n)
+  awk '$1 ~ /^BenchmarkLookup(20Masks|Exact1M)\// {
+         n=$1; sub(/^BenchmarkLookup20Masks\//, "", n); sub(/^BenchmarkLookupExact1M\//, "exact1m/", n)
+         sub(/-[0-9]+$/, "", n)
          ns=cpu=""
          for (i = 3; i <= NF; i++) { if ($i == "ns/op") ns=$(i-1); if ($i == "cpu-ns/op") cpu=$(i-1) }
          print n, ns, cpu }'
@@ -109,8 +114,8 @@ declare -A tap tapcpu ovs ovscpu nowc notries ratios
 loads="" rss="" subtables=""
 for r in $(seq "$ROUNDS"); do
   loads+=" $(load)"
-  res=$(cd "$ROOT/classifier" && "$TMP/classifier.test" -test.run '^$' \
-    -test.bench 'Lookup20Masks/(randprio|bymask)/(hit|miss)$' -test.cpu 1 -test.count 1 | parse_go)
+  res=$(cd "$ROOT/classifier" && for b in 'Lookup20Masks/(randprio|bymask)/(hit|miss)$' 'LookupExact1M/(hit|miss)$'; do
+    "$TMP/classifier.test" -test.run '^$' -test.bench "$b" -test.cpu 1 -test.count 1; done | parse_go)
   for c in "${cases[@]}"; do
     read -r _ ns cpu < <(grep "^$c " <<<"$res") || { echo "$0: no tapestry figure for $c" >&2; exit 1; }
     tap[$c]+=" $ns" tapcpu[$c]+=" $cpu"

@@ -231,6 +231,9 @@ func BenchmarkLookupExact1M(b *testing.B) {
 	c := New[int]()
 	insertAll(c, rules, ms)
 	hits, misses := hitKeys(rng, ms, 1<<16), missKeys(rng, 1<<16)
+	if dir := os.Getenv("TAPESTRY_CLS_WORKLOAD"); dir != "" {
+		writeWorkload(b, dir, "exact1m", rules, ms, hits, misses)
+	}
 	b.Run("hit", func(b *testing.B) { benchLookup(b, c, hits, true) })
 	b.Run("miss", func(b *testing.B) { benchLookup(b, c, misses, false) })
 	// hit-4k cycles through 4,096 flows, the working set route's
@@ -349,13 +352,13 @@ var workloadFields = []string{
 	"dl_dst", "dl_type", "vlan_tci", "nw_src", "nw_dst", "nw_proto", "tp_src", "tp_dst",
 }
 
-// writeWorkload writes a BenchmarkLookup20Masks workload into dir, so
-// that bench/classifier-ovs.sh can load the very same rules and keys into
-// Open vSwitch's classifier: NAME-rules.txt has a line per rule, its
-// priority then field=value/mask for every field its mask touches;
-// NAME-hit.txt and NAME-miss.txt have a line per key, field=value for
-// every field of workloadFields. Values and masks are big-endian hex of
-// the field's width, with 0x.
+// writeWorkload writes a BenchmarkLookup20Masks or BenchmarkLookupExact1M
+// workload into dir, so that bench/classifier-ovs.sh can load the very
+// same rules and keys into Open vSwitch's classifier: NAME-rules.txt has
+// a line per rule, its priority then field=value/mask for every field its
+// mask touches; NAME-hit.txt and NAME-miss.txt have a line per key,
+// field=value for every field of workloadFields. Values and masks are
+// big-endian hex of the field's width, with 0x.
 func writeWorkload(b *testing.B, dir, name string, rules []Rule[int], ms []flow.Match, hits, misses []flow.Key) {
 	fields := make([]flow.Field, len(workloadFields))
 	for i, n := range workloadFields {
