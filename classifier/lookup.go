@@ -7,12 +7,14 @@ import "tapestry/flow"
 // from any goroutine; it takes no lock and allocates nothing.
 //
 // If wc is not nil, Lookup ORs into it the bits it examined: the mask of
-// every subtable it probed in full and, for a subtable a stage filter
-// rejected, the mask of the stages it hashed. Every packet that agrees with
-// k on the bits of *wc gets the same answer from the same classifier: the
-// probed subtables see the same masked key, the rejected ones the same
-// partial hash, and every subtable left unprobed holds only rules of lower
-// priority than the answer. This is what a megaflow cache entry may
+// every subtable it probed in full; for a subtable a stage filter
+// rejected, the mask of the stages it hashed; for one rejected by a stage
+// whose keys all have one value (see table.uni), that stage's mask. Every
+// packet that agrees with k on the bits of *wc gets the same answer from
+// the same classifier: the probed subtables see the same masked key, the
+// rejected ones the same partial hash or the same stage value, and every
+// subtable left unprobed holds only rules of lower priority than the
+// answer. This is what a megaflow cache entry may
 // wildcard.
 //
 // Candidates are compared by the rank stored in their slot's record (see
