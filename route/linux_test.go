@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"tapestry/internal/hosttest"
 )
 
 // The differential test applies the same `ip route`/`ip rule` text to the
@@ -203,9 +205,7 @@ func TestLinuxDifferential(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs iproute2")
-	}
+	hosttest.Need(t, "ip", "iproute2")
 	defer func() { _ = exec.Command("ip", "netns", "del", diffNS).Run() }()
 	configs, probes := envInt("TPH_DIFF_CONFIGS", 12), envInt("TPH_DIFF_PROBES", 200)
 
