@@ -179,7 +179,7 @@ func TestHashSigMatchesHashKey(t *testing.T) {
 			var buf [flow.KeyWords]uint64
 			var want, got [numStages]uint64
 			hk := st.hashKey(mk.Words(), &want)
-			hs := st.hashSig(st.sigKey(mk.Words(), &buf), &got, nf)
+			hs := st.hashSig(st.sigKey(mk.Words(), &buf), &got, nil, nf)
 			if hs != hk || !slices.Equal(got[:nf], want[:nf]) {
 				t.Fatalf("mask %d: hashSig = %#x, parts %x; hashKey = %#x, parts %x", mi, hs, got[:nf], hk, want[:nf])
 			}
@@ -253,7 +253,7 @@ func TestBigTableHome(t *testing.T) {
 	for i := range ms {
 		var buf [flow.KeyWords]uint64
 		kw := st.sigKey(ms[i].Key.Words(), &buf)
-		s, _ := st.findSlot(tab, kw, st.hashSig(kw, nil, 0))
+		s, _ := st.findSlot(tab, kw, st.hashSig(kw, nil, nil, 0))
 		home := st.home(tab, ms[i].Key.Words())
 		if d := (s - home) & tab.mask(); d > 64 {
 			t.Fatalf("rule %d: in slot %d, %d slots past the home slot %d", i, s, d, home)

@@ -153,35 +153,26 @@ func (st *subtable[T]) sigKey(kw *[flow.KeyWords]uint64, out *[flow.KeyWords]uin
 
 // hashSig returns the hash of sig-ordered key words as gathered by sigKey,
 // the same as hashKey of the whole key, and the partial hashes of the first
-// nf stages, those a table of nf filters records. Writer only.
-func (st *subtable[T]) hashSig(kw []uint64, part *[numStages]uint64, nf int) uint64 {
+// nf stages, those a table of nf filters records. If own is not nil, it
+// also stores there each stage's own sum, what table.uni keeps (see
+// table.admit). Writer only.
+func (st *subtable[T]) hashSig(kw []uint64, part, own *[numStages]uint64, nf int) uint64 {
 	ps, pos := st.pieces, st.recPos[:len(st.pieces)]
 	var h uint64
 	j := 0
-	for s := range nf {
-		for end := int(st.ends[s]); j < end; j++ {
+	for s, end := range st.ends {
+		h0 := h
+		for ; j < int(end); j++ {
 			h += (kw[pos[j]] & ps[j].m) * ps[j].k
 		}
-		part[s] = finish(h)
-	}
-	for ; j < len(ps); j++ {
-		h += (kw[pos[j]] & ps[j].m) * ps[j].k
-	}
-	return finish(h)
-}
-
-// admit records in t the stages' own sums (see table.uni) of a key, with
-// sig-ordered words kw, about to be published in it. Writer only.
-func (st *subtable[T]) admit(t *table[T], kw []uint64) {
-	var sums [numStages]uint64
-	ps, pos := st.pieces, st.recPos
-	j := 0
-	for s, end := range st.ends {
-		for ; j < int(end); j++ {
-			sums[s] += (kw[pos[j]] & ps[j].m) * ps[j].k
+		if s < nf {
+			part[s] = finish(h)
+		}
+		if own != nil {
+			own[s] = h - h0
 		}
 	}
-	t.admit(&sums, len(st.ends))
+	return finish(h)
 }
 
 // candidate is a slot whose tag matched a lookup's key, not yet confirmed.
@@ -374,10 +365,10 @@ func (st *subtable[T]) setHead(t *table[T], s uint64, r *Rule[T]) {
 // insert adds r, which has st's mask, and returns the rule it replaced.
 // Writer only.
 func (st *subtable[T]) insert(r *Rule[T], seq *uint64) (old *Rule[T]) {
-	var part [numStages]uint64
+	var part, own [numStages]uint64
 	kw := r.key
 	t := st.tab.Load()
-	h := st.hashSig(kw, &part, t.nf)
+	h := st.hashSig(kw, &part, &own, t.nf)
 	s, tg := st.findSlot(t, kw, h)
 	switch tg {
 	case empty:
@@ -390,14 +381,14 @@ func (st *subtable[T]) insert(r *Rule[T], seq *uint64) (old *Rule[T]) {
 			nf := t.nf
 			t = st.rebuild(st.live + 1)
 			if t.nf > nf {
-				st.hashSig(kw, &part, t.nf) // a big table shrank: it has filters now
+				st.hashSig(kw, &part, nil, t.nf) // a big table shrank: it has filters now
 			}
 			s, _ = st.findSlot(t, kw, h)
 		}
 		st.used++
 		st.live++
 		t.filt.add(t.nf, &part)
-		st.admit(t, kw)
+		t.admit(&own, len(st.ends))
 		t.fill(s, tagOf(h), kw, rankOf(r), r)
 		return nil
 	case tomb:
@@ -455,7 +446,7 @@ func (st *subtable[T]) slotOf(key *flow.Key) (t *table[T], s uint64, ok bool) {
 func (st *subtable[T]) slotOfSig(kw []uint64) (t *table[T], s uint64, ok bool) {
 	t = st.tab.Load()
 	var part [numStages]uint64
-	s, tg := st.findSlot(t, kw, st.hashSig(kw, &part, 0))
+	s, tg := st.findSlot(t, kw, st.hashSig(kw, &part, nil, 0))
 	return t, s, tg > tomb
 }
 
@@ -552,9 +543,9 @@ func (ft *freshTable[T]) place(t *table[T], st *subtable[T], rec []atomic.Uint64
 	for j := range kw {
 		kw[j] = rec[1+j].Load()
 	}
-	var part [numStages]uint64
-	h := st.hashSig(kw, &part, t.nf)
-	st.admit(t, kw)
+	var part, own [numStages]uint64
+	h := st.hashSig(kw, &part, &own, t.nf)
+	t.admit(&own, len(st.ends))
 	for s := range t.nf {
 		w, b := t.filt.filterBits(part[s])
 		ft.filt[uint64(s)*t.filt.words+w] |= b

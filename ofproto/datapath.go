@@ -335,18 +335,15 @@ func (pr *proc) prefetched(n int) {
 			next++
 		}
 		now := b.gen.Load()
+		if now != gen {
+			// An earlier frame of the batch changed the bridge (NORMAL
+			// learning a MAC, say): table 0's answer may be stale.
+			first = nil
+		}
 		switch {
-		case first != nil && now == gen:
-			// Table 0's answer is as fresh as the cache lookups: nothing
-			// has changed the bridge since.
-			if e = b.mf.lookup(k, now); e == nil {
-				e = b.mf.install(b.translateAt(k, 0, pr.now, true, nil, first), now)
-			}
-			pr.emcInsert(k, h, now, e)
 		case e == nil || e.gen != now:
-			// A miss, or a hit on an entry an earlier frame of the batch
-			// made stale (by learning a MAC, say).
-			e = pr.miss(k, h, now)
+			// A miss, or a hit on an entry made stale since.
+			e = pr.miss(k, h, now, first)
 		case !pr.inEMC[i]:
 			pr.emcInsert(k, h, now, e)
 		}
@@ -385,19 +382,20 @@ func (pr *proc) packet(buf []byte, start, end int) {
 		e = pr.emc.lookup(k, h, gen)
 	}
 	if e == nil {
-		e = pr.miss(k, h, gen)
+		e = pr.miss(k, h, gen, nil)
 	}
 	pr.apply(e, buf, start, end, off)
 }
 
 // miss returns the entry for k (hash h), which the EMC does not hold at
 // generation gen: from the megaflow cache, or translated and installed
-// there. It goes into the EMC too.
-func (pr *proc) miss(k *flow.Key, h, gen uint64) *mfEntry {
+// there, from table 0's answer first when the two-pass batch has it at
+// generation gen. It goes into the EMC too.
+func (pr *proc) miss(k *flow.Key, h, gen uint64, first *firstLookup) *mfEntry {
 	b := pr.b
 	e := b.mf.lookup(k, gen)
 	if e == nil {
-		e = b.mf.install(b.translate(k, pr.now, true, nil), gen)
+		e = b.mf.install(b.translateAt(k, 0, pr.now, true, nil, first), gen)
 	}
 	pr.emcInsert(k, h, gen, e)
 	return e
